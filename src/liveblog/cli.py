@@ -1,0 +1,146 @@
+"""The `liveblog` command: serve, migrate, users, tokens, demo data."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from liveblog.broadcast.base import NullHub
+from liveblog.domain.errors import LiveblogError
+from liveblog.domain.models import Role
+from liveblog.service import Liveblog
+from liveblog.settings import Settings
+from liveblog.storage.sql import SqlStore
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "data_dir", None):
+        settings.data_dir = Path(args.data_dir)
+    if getattr(args, "database_url", None):
+        settings.database_url = args.database_url
+    return settings
+
+
+def _service(args: argparse.Namespace) -> Liveblog:
+    store = SqlStore(_settings(args).resolved_database_url())
+    store.migrate()
+    # Writes from the CLI go to the event log; a running server's readers catch up from it.
+    return Liveblog(store, NullHub())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from liveblog.web.app import create_app
+
+    settings = _settings(args)
+    settings.host = args.host or settings.host
+    settings.port = args.port or settings.port
+    app = create_app(settings)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=args.log_level,
+        timeout_graceful_shutdown=3,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    store = SqlStore(_settings(args).resolved_database_url())
+    store.migrate()
+    store.close()
+    print("database is at the newest schema")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise LiveblogError("the passwords do not match")
+    return first
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    svc = _service(args)
+    user = svc.create_user(args.name, Role(args.role), _read_password(args))
+    print(f"created {user.role.value} {user.name}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    token = _service(args).create_token(args.name)
+    print(f"API token for {args.name} (shown once; store it safely):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from liveblog.demo import ensure_demo
+
+    svc = _service(args)
+    created, token = ensure_demo(svc)
+    base = f"http://{args.host}:{args.port}"
+    print("Demo data was created." if created else "Database already has data; left it as it is.")
+    print(f"  reader page:  {base}/blogs/demo-storm")
+    print(f"  front page:   {base}/")
+    print(f"  API docs:     {base}/api/docs")
+    print("  demo editor:  demo-editor (password: demo-password)")
+    print("  a fresh API token for demo-editor:")
+    print(f"  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\")
+    print(f"       -d '{{\"body\": \"Hello from the API\"}}' {base}/api/blogs/demo-storm/entries")
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liveblog", description="Live blogs for newsrooms.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="where the SQLite database lives (LIVEBLOG_DATA_DIR)")
+    common.add_argument("--database-url", help="database URL (LIVEBLOG_DATABASE_URL)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the web server")
+    serve.add_argument("--host", default=os.environ.get("LIVEBLOG_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("LIVEBLOG_PORT", "8000")))
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", parents=[common], help="apply schema migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    create = user.add_parser("create", parents=[common], help="create a user")
+    create.add_argument("name")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    create.set_defaults(func=cmd_user_create)
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    tcreate = token.add_parser("create", parents=[common], help="print a new API token for a user")
+    tcreate.add_argument("name", help="the user the token acts as")
+    tcreate.set_defaults(func=cmd_token_create)
+
+    demo = sub.add_parser("demo", parents=[common], help="seed a demo blog if the database is empty")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LiveblogError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,98 @@
+"""The nouns of a live blog as plain dataclasses."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Role(enum.StrEnum):
+    """Newsroom-wide roles, from most to least powerful."""
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    CONTRIBUTOR = "contributor"
+
+
+class BlogStatus(enum.StrEnum):
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class EntryStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    RETRACTED = "retracted"
+
+
+@dataclass(slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    disabled: bool = False
+
+
+@dataclass(slots=True)
+class Blog:
+    id: int
+    slug: str
+    title: str
+    description: str
+    key_points: list[str]
+    language: str
+    timezone: str
+    status: BlogStatus
+    seq: int
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Correction:
+    note: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class Entry:
+    id: int
+    blog_id: int
+    author: str
+    status: EntryStatus
+    headline: str
+    body: str
+    html: str
+    pinned: bool
+    key_event: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None = None
+    correction: Correction | None = None
+    public_note: str | None = None
+    author_id: int = 0
+
+
+@dataclass(slots=True)
+class Revision:
+    entry_id: int
+    version: int
+    headline: str
+    body: str
+    html: str
+    correction: str | None
+    editor: str
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class EntryPage:
+    """One page of a blog's published entries, newest first, and where the next page starts."""
+
+    entries: list[Entry] = field(default_factory=list)
+    next_cursor: tuple[datetime, int] | None = None

@@ -1,0 +1,112 @@
+"""Validation limits and who may do what. Each check raises a domain error with a clear message."""
+
+from __future__ import annotations
+
+import enum
+import re
+import zoneinfo
+
+from liveblog.domain.errors import Forbidden, InvalidInput, TooLarge
+from liveblog.domain.models import Role, User
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 2_000
+MAX_KEY_POINTS = 10
+MAX_KEY_POINT = 300
+MAX_HEADLINE = 300
+MAX_BODY_BYTES = 100_000
+MAX_NESTING = 20
+MAX_NOTE = 1_000
+
+
+class Action(enum.StrEnum):
+    """Things a user can try; each maps to the roles allowed to do it."""
+
+    MANAGE_USERS = "manage users"
+    CREATE_BLOG = "create blogs"
+    EDIT_BLOG = "edit blogs"
+    END_BLOG = "end or reopen blogs"
+    WRITE_DRAFT = "write drafts and submissions"
+    PUBLISH = "publish entries"
+    EDIT_PUBLISHED = "edit published entries"
+    PIN = "pin entries or mark key events"
+    RETRACT = "retract entries"
+
+
+_ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.MANAGE_USERS: frozenset({Role.ADMIN}),
+    Action.WRITE_DRAFT: frozenset({Role.ADMIN, Role.EDITOR, Role.CONTRIBUTOR}),
+}
+_EDITORS = frozenset({Role.ADMIN, Role.EDITOR})
+
+
+def require(user: User, action: Action) -> None:
+    """Raise Forbidden unless the user's role allows the action."""
+    allowed = _ALLOWED.get(action, _EDITORS)
+    if user.disabled or user.role not in allowed:
+        raise Forbidden(f"a {user.role.value} may not {action.value}")
+
+
+def may(user: User, action: Action) -> bool:
+    return not user.disabled and user.role in _ALLOWED.get(action, _EDITORS)
+
+
+def clean_text(field: str, value: str, *, limit: int, required: bool = False) -> str:
+    """Trim a one-line text field and enforce its length; control characters are refused."""
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(field, "must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(field, f"must be at most {limit} characters (got {len(value)})")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise InvalidInput(field, "must not contain control characters")
+    return value
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug):
+        raise InvalidInput(
+            "slug",
+            "use 1-80 lowercase letters, digits and hyphens, not starting or ending with '-'",
+        )
+    return slug
+
+
+def check_username(name: str) -> str:
+    if not USERNAME_RE.match(name):
+        raise InvalidInput("name", "use 1-64 letters, digits, '.', '_' or '-'")
+    return name
+
+
+def check_key_points(points: list[str]) -> list[str]:
+    if len(points) > MAX_KEY_POINTS:
+        raise InvalidInput("key_points", f"at most {MAX_KEY_POINTS} key points")
+    cleaned = [
+        clean_text(f"key_points[{i}]", p, limit=MAX_KEY_POINT, required=True)
+        for i, p in enumerate(points)
+    ]
+    return cleaned
+
+
+def check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("timezone", f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+def check_language(tag: str) -> str:
+    if not LANGUAGE_RE.match(tag):
+        raise InvalidInput("language", "use a BCP 47 language tag such as 'en' or 'pt-BR'")
+    return tag
+
+
+def check_body_size(body: str) -> None:
+    size = len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        raise TooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes of Markdown (got {size})")

@@ -1,0 +1,1 @@
+"""Pure functions that turn domain objects into bytes: HTML, JSON, SSE frames."""

@@ -1,0 +1,59 @@
+"""The public JSON shape of blogs and entries, shared by the API, the event log and feeds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from liveblog.domain.models import Blog, Entry
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC, second precision plus milliseconds, with a 'Z': one unambiguous form everywhere."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def blog_json(blog: Blog) -> dict[str, Any]:
+    return {
+        "slug": blog.slug,
+        "title": blog.title,
+        "description": blog.description,
+        "key_points": list(blog.key_points),
+        "language": blog.language,
+        "timezone": blog.timezone,
+        "status": blog.status.value,
+        "seq": blog.seq,
+        "created_at": iso(blog.created_at),
+        "updated_at": iso(blog.updated_at),
+        "ended_at": iso(blog.ended_at),
+    }
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    correction = None
+    if entry.correction is not None:
+        correction = {"note": entry.correction.note, "at": iso(entry.correction.at)}
+    return {
+        "id": entry.id,
+        "version": entry.version,
+        "headline": entry.headline,
+        "body": entry.body,
+        "html": entry.html,
+        "pinned": entry.pinned,
+        "key_event": entry.key_event,
+        "status": entry.status.value,
+        "published_at": iso(entry.published_at),
+        "updated_at": iso(entry.updated_at),
+        "author": {"name": entry.author},
+        "correction": correction,
+    }
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept as is (smaller frames for non-English coverage)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

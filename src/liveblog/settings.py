@@ -1,0 +1,27 @@
+"""Settings from the environment (LIVEBLOG_*), overridable by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("LIVEBLOG_DATA_DIR", "data")))
+    database_url: str = field(default_factory=lambda: os.environ.get("LIVEBLOG_DATABASE_URL", ""))
+    host: str = field(default_factory=lambda: os.environ.get("LIVEBLOG_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(os.environ.get("LIVEBLOG_PORT", "8000")))
+    max_request_bytes: int = 1024 * 1024
+    reader_buffer_bytes: int = 256 * 1024
+    keepalive_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("LIVEBLOG_KEEPALIVE_SECONDS", "15"))
+    )
+
+    def resolved_database_url(self) -> str:
+        """SQLite in the data directory unless a database URL was given."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'liveblog.sqlite3').resolve()}"

@@ -1,0 +1,1 @@
+"""Persistence behind the narrow `Store` interface; SQLite by default, PostgreSQL alike."""

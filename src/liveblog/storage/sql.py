@@ -1,0 +1,413 @@
+"""The SQL store: one implementation for SQLite and PostgreSQL, through SQLAlchemy Core.
+
+SQLite gets exactly one writer connection (the system SQLite 3.40 is inside the WAL-reset bug
+range, which needs two connections writing) and `BEGIN IMMEDIATE`, so a write transaction takes
+the lock up front instead of failing half-way. Readers use their own pooled connections; WAL lets
+them read a consistent snapshot while the writer works.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, tuple_, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from liveblog.domain.errors import AlreadyExists
+from liveblog.domain.events import Event, EventType
+from liveblog.domain.models import (
+    Blog,
+    BlogStatus,
+    Correction,
+    Entry,
+    EntryStatus,
+    Revision,
+    Role,
+    User,
+)
+from liveblog.storage import migrate
+from liveblog.storage.schema import api_tokens, blogs, entries, entry_revisions, events, users
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc_req(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=1 if writer else 4,
+        max_overflow=0 if writer else 4,
+        pool_timeout=30,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so "begin" below decides.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged publish is on disk before the 201, surviving power loss too.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+class SqlStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect == "sqlite":
+            self._writer = _sqlite_engine(url, writer=True)
+            self._reader = _sqlite_engine(url, writer=False)
+        else:
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            self._writer = self._reader = create_engine(url, pool_size=10, max_overflow=10)
+
+    def migrate(self) -> None:
+        migrate.upgrade(self._writer)
+
+    def is_migrated(self) -> bool:
+        return migrate.is_current(self._reader)
+
+    @contextmanager
+    def write(self) -> Iterator[SqlTx]:
+        with self._writer.begin() as conn:
+            yield SqlTx(conn, self.dialect)
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTx]:
+        with self._reader.begin() as conn:
+            yield SqlTx(conn, self.dialect)
+
+    def close(self) -> None:
+        self._writer.dispose()
+        self._reader.dispose()
+
+
+class SqlTx:
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    # --- users and tokens -------------------------------------------------------------------
+
+    def insert_user(self, name: str, role: Role, password_hash: str | None, at: datetime) -> User:
+        try:
+            with self.conn.begin_nested():
+                row_id = self.conn.execute(
+                    users.insert().values(
+                        name=name,
+                        role=role.value,
+                        password_hash=password_hash,
+                        disabled=False,
+                        created_at=at,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError:
+            raise AlreadyExists(f"a user named {name!r} already exists") from None
+        return User(id=row_id, name=name, role=role)
+
+    def user_by_name(self, name: str) -> User | None:
+        row = self.conn.execute(select(users).where(users.c.name == name)).first()
+        return _user(row) if row else None
+
+    def user_by_token_hash(self, token_hash: str) -> User | None:
+        row = self.conn.execute(
+            select(users)
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
+        ).first()
+        return _user(row) if row else None
+
+    def insert_token(self, user_id: int, token_hash: str, at: datetime) -> None:
+        self.conn.execute(
+            api_tokens.insert().values(user_id=user_id, token_hash=token_hash, created_at=at)
+        )
+
+    def count_users(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+    # --- blogs ------------------------------------------------------------------------------
+
+    def insert_blog(self, blog: Blog) -> Blog:
+        values = _blog_values(blog)
+        try:
+            with self.conn.begin_nested():
+                blog.id = self.conn.execute(blogs.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError:
+            raise AlreadyExists(f"a blog with slug {blog.slug!r} already exists") from None
+        return blog
+
+    def blog_by_slug(self, slug: str, *, for_update: bool = False) -> Blog | None:
+        query = select(blogs).where(blogs.c.slug == slug)
+        if for_update and self.dialect != "sqlite":
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _blog(row) if row else None
+
+    def list_blogs(self, limit: int) -> list[Blog]:
+        rows = self.conn.execute(
+            select(blogs).order_by(blogs.c.status.desc(), blogs.c.updated_at.desc()).limit(limit)
+        )
+        return [_blog(r) for r in rows]
+
+    def update_blog(self, blog: Blog) -> None:
+        values = _blog_values(blog)
+        values.pop("seq")  # only append_event moves seq
+        self.conn.execute(update(blogs).where(blogs.c.id == blog.id).values(**values))
+
+    # --- entries ----------------------------------------------------------------------------
+
+    def insert_entry(self, entry: Entry) -> Entry:
+        entry.id = self.conn.execute(
+            entries.insert().values(**_entry_values(entry))
+        ).inserted_primary_key[0]  # type: ignore[index]
+        return entry
+
+    def entry(self, blog_id: int, entry_id: int) -> Entry | None:
+        row = self.conn.execute(
+            _entry_select().where(entries.c.blog_id == blog_id, entries.c.id == entry_id)
+        ).first()
+        return _entry(row) if row else None
+
+    def update_entry(self, entry: Entry) -> None:
+        values = _entry_values(entry)
+        self.conn.execute(update(entries).where(entries.c.id == entry.id).values(**values))
+
+    def pinned_entries(self, blog_id: int) -> list[Entry]:
+        rows = self.conn.execute(
+            _entry_select().where(
+                entries.c.blog_id == blog_id,
+                entries.c.pinned.is_(True),
+                entries.c.status == EntryStatus.PUBLISHED.value,
+            )
+        )
+        return [_entry(r) for r in rows]
+
+    def published_entries(
+        self, blog_id: int, limit: int, before: tuple[datetime, int] | None = None
+    ) -> list[Entry]:
+        query = _entry_select().where(
+            entries.c.blog_id == blog_id, entries.c.status == EntryStatus.PUBLISHED.value
+        )
+        if before is not None:
+            query = query.where(tuple_(entries.c.published_at, entries.c.id) < tuple_(*before))
+        query = query.order_by(entries.c.published_at.desc(), entries.c.id.desc()).limit(limit)
+        return [_entry(r) for r in self.conn.execute(query)]
+
+    def count_published(self, blog_id: int) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count())
+                .select_from(entries)
+                .where(
+                    entries.c.blog_id == blog_id,
+                    entries.c.status == EntryStatus.PUBLISHED.value,
+                )
+            ).scalar_one()
+        )
+
+    def insert_revision(self, revision: Revision, editor_id: int) -> None:
+        self.conn.execute(
+            entry_revisions.insert().values(
+                entry_id=revision.entry_id,
+                version=revision.version,
+                headline=revision.headline,
+                body=revision.body,
+                html=revision.html,
+                correction_note=revision.correction,
+                editor_id=editor_id,
+                created_at=revision.created_at,
+            )
+        )
+
+    def revisions(self, entry_id: int) -> list[Revision]:
+        rows = self.conn.execute(
+            select(entry_revisions, users.c.name.label("editor"))
+            .join(users, users.c.id == entry_revisions.c.editor_id)
+            .where(entry_revisions.c.entry_id == entry_id)
+            .order_by(entry_revisions.c.version)
+        )
+        return [
+            Revision(
+                entry_id=r.entry_id,
+                version=r.version,
+                headline=r.headline,
+                body=r.body,
+                html=r.html,
+                correction=r.correction_note,
+                editor=r.editor,
+                created_at=_utc_req(r.created_at),
+            )
+            for r in rows
+        ]
+
+    # --- the event log ----------------------------------------------------------------------
+
+    def append_event(
+        self, blog_id: int, type: EventType, entry_id: int | None, data: str, at: datetime
+    ) -> Event:
+        # Bumping the blog's counter takes its row lock (PostgreSQL) or runs under the single
+        # writer (SQLite): concurrent writers queue here, so seq stays gapless and ordered.
+        seq = self.conn.execute(
+            update(blogs)
+            .where(blogs.c.id == blog_id)
+            .values(seq=blogs.c.seq + 1)
+            .returning(blogs.c.seq)
+        ).scalar_one()
+        self.conn.execute(
+            events.insert().values(
+                blog_id=blog_id,
+                seq=seq,
+                type=type.value,
+                entry_id=entry_id,
+                data=data,
+                created_at=at,
+            )
+        )
+        return Event(
+            blog_id=blog_id, seq=seq, type=type, entry_id=entry_id, data=data, created_at=at
+        )
+
+    def events_after(self, blog_id: int, after: int, limit: int) -> list[Event]:
+        rows = self.conn.execute(
+            select(events)
+            .where(events.c.blog_id == blog_id, events.c.seq > after)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        return [
+            Event(
+                blog_id=r.blog_id,
+                seq=r.seq,
+                type=EventType(r.type),
+                entry_id=r.entry_id,
+                data=r.data,
+                created_at=_utc_req(r.created_at),
+            )
+            for r in rows
+        ]
+
+    def redact_entry_events(self, blog_id: int, entry_id: int, redacted_data: str) -> int:
+        result = self.conn.execute(
+            update(events)
+            .where(
+                events.c.blog_id == blog_id,
+                events.c.entry_id == entry_id,
+                events.c.type.in_([EventType.ENTRY_PUBLISHED.value, EventType.ENTRY_UPDATED.value]),
+            )
+            .values(data=redacted_data)
+        )
+        return int(result.rowcount)
+
+
+# --- row <-> domain ---------------------------------------------------------------------------
+
+
+def _user(row: Row[Any]) -> User:
+    return User(id=row.id, name=row.name, role=Role(row.role), disabled=bool(row.disabled))
+
+
+def _blog_values(blog: Blog) -> dict[str, Any]:
+    return {
+        "slug": blog.slug,
+        "title": blog.title,
+        "description": blog.description,
+        "key_points": json.dumps(blog.key_points, ensure_ascii=False),
+        "language": blog.language,
+        "timezone": blog.timezone,
+        "status": blog.status.value,
+        "seq": blog.seq,
+        "created_at": blog.created_at,
+        "updated_at": blog.updated_at,
+        "ended_at": blog.ended_at,
+    }
+
+
+def _blog(row: Row[Any]) -> Blog:
+    return Blog(
+        id=row.id,
+        slug=row.slug,
+        title=row.title,
+        description=row.description,
+        key_points=json.loads(row.key_points),
+        language=row.language,
+        timezone=row.timezone,
+        status=BlogStatus(row.status),
+        seq=row.seq,
+        created_at=_utc_req(row.created_at),
+        updated_at=_utc_req(row.updated_at),
+        ended_at=_utc(row.ended_at),
+    )
+
+
+def _entry_select() -> Any:
+    return select(entries, users.c.name.label("author")).join(
+        users, users.c.id == entries.c.author_id
+    )
+
+
+def _entry_values(entry: Entry) -> dict[str, Any]:
+    return {
+        "blog_id": entry.blog_id,
+        "author_id": entry.author_id,
+        "status": entry.status.value,
+        "headline": entry.headline,
+        "body": entry.body,
+        "html": entry.html,
+        "pinned": entry.pinned,
+        "key_event": entry.key_event,
+        "version": entry.version,
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "published_at": entry.published_at,
+        "correction_note": entry.correction.note if entry.correction else None,
+        "correction_at": entry.correction.at if entry.correction else None,
+        "public_note": entry.public_note,
+        "retracted_at": entry.updated_at if entry.status is EntryStatus.RETRACTED else None,
+    }
+
+
+def _entry(row: Row[Any]) -> Entry:
+    correction = None
+    if row.correction_note is not None:
+        correction = Correction(note=row.correction_note, at=_utc_req(row.correction_at))
+    return Entry(
+        id=row.id,
+        blog_id=row.blog_id,
+        author=row.author,
+        author_id=row.author_id,
+        status=EntryStatus(row.status),
+        headline=row.headline,
+        body=row.body,
+        html=row.html,
+        pinned=bool(row.pinned),
+        key_event=bool(row.key_event),
+        version=row.version,
+        created_at=_utc_req(row.created_at),
+        updated_at=_utc_req(row.updated_at),
+        published_at=_utc(row.published_at),
+        correction=correction,
+        public_note=row.public_note,
+    )

@@ -1,0 +1,211 @@
+"""The JSON API under /api. Each handler parses, calls one service function, picks a response."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
+
+from liveblog.domain.errors import InvalidInput
+from liveblog.domain.models import User
+from liveblog.render.cursor import decode_cursor, encode_cursor
+from liveblog.render.jsonview import blog_json, entry_json, iso
+from liveblog.service import MAX_EVENTS, MAX_PAGE, Liveblog, Version
+from liveblog.web.auth import current_user, optional_user, service
+from liveblog.web.http import not_modified, seq_etag
+
+router = APIRouter(prefix="/api")
+
+Svc = Annotated[Liveblog, Depends(service)]
+Editor = Annotated[User, Depends(current_user)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BlogIn(Strict):
+    slug: str = Field(description="URL name: lowercase letters, digits, hyphens")
+    title: str
+    description: str = ""
+    key_points: list[str] = []
+    language: str = "en"
+    timezone: str = Field("UTC", description="IANA zone the newsroom works in, e.g. Europe/Kyiv")
+
+
+class BlogPatch(Strict):
+    title: str | None = None
+    description: str | None = None
+    key_points: list[str] | None = None
+    status: str | None = Field(None, description="'ended' ends the blog, 'live' reopens it")
+
+
+class EntryIn(Strict):
+    headline: str = ""
+    body: str = Field(description="Markdown; raw HTML is shown as text")
+    pinned: bool = False
+    key_event: bool = False
+    status: str = Field("published", description="draft, submitted or published")
+
+
+class EntryPatch(Strict):
+    headline: str | None = None
+    body: str | None = None
+    pinned: bool | None = None
+    key_event: bool | None = None
+    status: str | None = None
+    correction: str | None = Field(None, description="shown to readers as a correction note")
+    version: int | None = Field(None, description="the version you edited (or use If-Match)")
+
+
+class RetractIn(Strict):
+    public_note: str = Field("", description="if given, readers see this note in its place")
+
+
+def _entry_response(entry: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        entry_json(entry), status_code=status, headers={"ETag": f'"{entry.version}"'}
+    )
+
+
+@router.post("/blogs", status_code=201, summary="Create a live blog")
+def create_blog(payload: BlogIn, user: Editor, svc: Svc) -> JSONResponse:
+    blog = svc.create_blog(user, **payload.model_dump())
+    return JSONResponse(blog_json(blog), status_code=201)
+
+
+@router.get("/blogs", summary="List live and recent blogs")
+def list_blogs(svc: Svc) -> dict[str, Any]:
+    return {"blogs": [blog_json(b) for b in svc.blogs()]}
+
+
+@router.get("/blogs/{slug}", summary="A blog: status, seq, key points")
+def get_blog(slug: str, request: Request, svc: Svc) -> Response:
+    blog = svc.blog(slug)
+    etag = seq_etag(blog.id, blog.seq)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    return JSONResponse(blog_json(blog), headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+@router.patch("/blogs/{slug}", summary="Edit a blog, end it or reopen it")
+def patch_blog(slug: str, payload: BlogPatch, user: Editor, svc: Svc) -> dict[str, Any]:
+    return blog_json(svc.update_blog(user, slug, payload.model_dump(exclude_none=True)))
+
+
+@router.post("/blogs/{slug}/entries", status_code=201, summary="Write an entry")
+def create_entry(slug: str, payload: EntryIn, user: Editor, svc: Svc) -> JSONResponse:
+    entry = svc.create_entry(user, slug, **payload.model_dump())
+    return _entry_response(entry, 201)
+
+
+@router.get("/blogs/{slug}/entries", summary="Published entries, newest first")
+def list_entries(
+    slug: str,
+    request: Request,
+    svc: Svc,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    before: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+) -> Response:
+    cursor = decode_cursor(before) if before else None
+    blog, page = svc.entries(slug, limit, cursor)
+    etag = seq_etag(blog.id, blog.seq)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    body = {
+        "blog": {"slug": blog.slug, "seq": blog.seq, "status": blog.status.value},
+        "entries": [entry_json(e) for e in page.entries],
+        "next": encode_cursor(*page.next_cursor) if page.next_cursor else None,
+    }
+    return JSONResponse(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+@router.get("/blogs/{slug}/entries/{entry_id}", summary="One entry")
+def get_entry(
+    slug: str, entry_id: int, svc: Svc, viewer: Annotated[User | None, Depends(optional_user)]
+) -> JSONResponse:
+    return _entry_response(svc.entry(slug, entry_id, viewer))
+
+
+@router.patch("/blogs/{slug}/entries/{entry_id}", summary="Edit an entry (needs its version)")
+def patch_entry(
+    slug: str,
+    entry_id: int,
+    payload: EntryPatch,
+    user: Editor,
+    svc: Svc,
+    if_match: Annotated[str | None, Header(description='"VERSION" from the entry ETag')] = None,
+) -> JSONResponse:
+    version = None
+    if if_match is not None:
+        version = Version(_parse_if_match(if_match), from_header=True)
+    elif payload.version is not None:
+        version = Version(payload.version, from_header=False)
+    changes = payload.model_dump(exclude_none=True, exclude={"version"})
+    return _entry_response(svc.edit_entry(user, slug, entry_id, changes, version))
+
+
+@router.get("/blogs/{slug}/entries/{entry_id}/revisions", summary="Every stored revision")
+def list_revisions(slug: str, entry_id: int, user: Editor, svc: Svc) -> dict[str, Any]:
+    revisions = svc.revisions(user, slug, entry_id)
+    return {
+        "revisions": [
+            {
+                "version": r.version, "headline": r.headline, "body": r.body, "html": r.html,
+                "correction": r.correction, "editor": r.editor, "created_at": iso(r.created_at),
+            }
+            for r in revisions
+        ]
+    }
+
+
+@router.delete("/blogs/{slug}/entries/{entry_id}", status_code=204, summary="Retract an entry")
+def retract_entry(
+    slug: str,
+    entry_id: int,
+    user: Editor,
+    svc: Svc,
+    payload: Annotated[RetractIn | None, Body()] = None,
+) -> Response:
+    svc.retract_entry(user, slug, entry_id, payload.public_note if payload else "")
+    return Response(status_code=204)
+
+
+@router.get("/blogs/{slug}/events", summary="The event log after seq N (polling and catch-up)")
+def list_events(
+    slug: str,
+    request: Request,
+    svc: Svc,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = MAX_EVENTS,
+) -> Response:
+    blog, events = svc.events(slug, after, limit)
+    etag = seq_etag(blog.id, blog.seq, f"a{after}l{limit}")
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    # `data` is already JSON text in the log; splice it in rather than parse and re-encode.
+    items = ",".join(
+        f'{{"seq":{e.seq},"type":"{e.type.value}","created_at":"{iso(e.created_at)}",'
+        f'"data":{e.data}}}'
+        for e in events
+    )
+    next_after = events[-1].seq if events else after
+    body = f'{{"events":[{items}],"next":{next_after},"seq":{blog.seq}}}'
+    return Response(
+        body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
+    )
+
+
+def _parse_if_match(value: str) -> int:
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise InvalidInput("If-Match", 'must be the entry version in quotes, e.g. "3"')
+    return int(text)

@@ -1,0 +1,76 @@
+"""The ASGI application factory. Nothing happens at import time; `create_app` wires it all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
+
+from liveblog import __version__
+from liveblog.broadcast.memory import InProcessHub
+from liveblog.domain.events import Event
+from liveblog.service import Liveblog
+from liveblog.settings import Settings
+from liveblog.storage.sql import SqlStore
+from liveblog.web import api, errors, reader
+from liveblog.web.limits import BodyLimit
+from liveblog.web.pagecache import PageCache
+from liveblog.web.security import SecurityHeaders
+from liveblog.web.stream import StreamEndpoint
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
+    settings = settings or Settings()
+    store = store or SqlStore(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.migrate()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            store.close()
+
+    app = FastAPI(
+        title="Liveblog API",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+
+    def fetch(blog_id: int, after: int, limit: int) -> list[Event]:
+        with store.read() as tx:
+            return tx.events_after(blog_id, after, limit)
+
+    hub = InProcessHub(
+        fetch,
+        buffer_limit=settings.reader_buffer_bytes,
+        keepalive_seconds=settings.keepalive_seconds,
+    )
+    svc = Liveblog(store, hub)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.hub = hub
+    app.state.service = svc
+    app.state.page_cache = PageCache()
+
+    app.router.routes.append(
+        Route("/api/blogs/{slug}/stream", StreamEndpoint(), methods=["GET"], name="stream")
+    )
+    app.include_router(api.router)
+    app.include_router(reader.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

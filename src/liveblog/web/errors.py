@@ -1,0 +1,80 @@
+"""Every failure becomes a clear 4xx: JSON under /api, an HTML page elsewhere. Never a trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from liveblog.domain.errors import Gone, InvalidInput, LiveblogError, VersionConflict
+from liveblog.web.templating import render
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_response(request: Request, status: int, message: str, **extra: Any) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
+    html = render("error.html", status=status, message=message, note=extra.get("public_note"))
+    return HTMLResponse(html, status_code=status)
+
+
+async def on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LiveblogError)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, InvalidInput):
+        extra["field"] = exc.field
+    if isinstance(exc, Gone):
+        extra["public_note"] = exc.public_note
+    if isinstance(exc, VersionConflict):
+        extra["current"] = exc.current
+    response = error_response(request, exc.status, exc.message, **extra)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="liveblog"'
+    return response
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        problems.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    first = problems[0] if problems else {"field": "body", "message": "invalid request"}
+    return error_response(
+        request, 422, f"{first['field']}: {first['message']}", field=first["field"], errors=problems
+    )
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "not found", 405: "method not allowed"}
+    message = exc.detail if isinstance(exc.detail, str) else messages.get(exc.status_code, "error")
+    if exc.status_code == 404 and message == "Not Found":
+        message = "not found"
+    response = error_response(request, exc.status_code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(request, 500, "internal error; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LiveblogError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

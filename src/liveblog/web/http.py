@@ -1,0 +1,18 @@
+"""Small HTTP helpers shared by the API and reader views: validators and cache headers."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+
+def seq_etag(blog_id: int, seq: int, variant: str = "") -> str:
+    """Everything public about a blog changes only with its seq, so seq is the validator."""
+    return f'W/"b{blog_id}s{seq}{variant}"'
+
+
+def not_modified(request: Request, etag: str) -> Response | None:
+    candidates = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+    if etag in candidates or "*" in candidates:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return None

@@ -1,0 +1,277 @@
+// Live updates for reader pages. The page is complete without this script; it only keeps the
+// page current: new entries, edits, pins, retractions, key points and the end of the blog.
+(function () {
+  "use strict";
+
+  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  var dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+  // Show every machine-readable time in the reader's own zone (the server wrote the newsroom's).
+  function localiseTimes(root) {
+    var today = new Date().toDateString();
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var value = el.getAttribute("datetime");
+      if (!value) return;
+      var when = new Date(value);
+      if (isNaN(when.getTime())) return;
+      el.textContent = when.toDateString() === today ? timeFormat.format(when) : dateTimeFormat.format(when);
+      el.title = dateTimeFormat.format(when);
+    });
+  }
+
+  localiseTimes(document);
+
+  var main = document.querySelector("main[data-live]");
+  if (!main || !window.EventSource) return;
+
+  var slug = main.dataset.slug;
+  var seq = parseInt(main.dataset.seq, 10) || 0;
+  var pinnedBox = document.getElementById("pinned");
+  var list = document.getElementById("entries");
+  var template = document.getElementById("entry-template");
+  var announcer = document.getElementById("announcer");
+  var newButton = document.getElementById("new-updates");
+  var emptyNote = document.getElementById("no-entries");
+  var waiting = []; // entries held back while the reader is scrolled down
+  var source = null;
+  var retryDelay = 1000;
+
+  function announce(text) {
+    announcer.textContent = "";
+    // A fresh text node after a tick makes screen readers announce repeated messages too.
+    setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  function setTime(el, iso) {
+    el.setAttribute("datetime", iso || "");
+    el.textContent = iso || "";
+  }
+
+  function fill(article, entry) {
+    article.id = "entry-" + entry.id;
+    article.dataset.id = entry.id;
+    article.dataset.version = entry.version;
+    article.dataset.published = entry.published_at;
+    article.classList.toggle("is-pinned", !!entry.pinned);
+    article.classList.toggle("is-key-event", !!entry.key_event);
+    var link = article.querySelector(".entry-time");
+    link.id = "entry-" + entry.id + "-time";
+    link.href = "/blogs/" + slug + "/entries/" + entry.id;
+    article.setAttribute("aria-labelledby", link.id);
+    setTime(link.querySelector("time"), entry.published_at);
+    var headline = article.querySelector(".entry-headline");
+    headline.textContent = entry.headline || "";
+    headline.hidden = !entry.headline;
+    // `html` was rendered from Markdown and sanitised on the server when the entry was saved.
+    article.querySelector(".entry-body").innerHTML = entry.html;
+    article.querySelector(".author-name").textContent = entry.author ? entry.author.name : "";
+    var updated = article.querySelector(".entry-updated");
+    updated.hidden = entry.version <= 1;
+    setTime(updated.querySelector("time"), entry.updated_at);
+    var correction = article.querySelector(".entry-correction");
+    correction.hidden = !entry.correction;
+    if (entry.correction) {
+      setTime(correction.querySelector("time"), entry.correction.at);
+      correction.querySelector(".correction-note").textContent = entry.correction.note;
+    }
+    localiseTimes(article);
+    return article;
+  }
+
+  function build(entry) {
+    var article = template.content.firstElementChild.cloneNode(true);
+    return fill(article, entry);
+  }
+
+  function find(id) {
+    return document.getElementById("entry-" + id);
+  }
+
+  function newerThan(entry, article) {
+    var a = entry.published_at, b = article.dataset.published || article.querySelector("time").getAttribute("datetime");
+    return a > b || (a === b && entry.id > parseInt(article.dataset.id, 10));
+  }
+
+  // Newest first: walk the list to the first entry older than this one.
+  function placeInList(article, entry) {
+    var node = list.querySelector("article.entry");
+    while (node && !newerThan(entry, node)) node = nextEntry(node);
+    list.insertBefore(article, node || emptyNote);
+  }
+
+  function nextEntry(node) {
+    node = node.nextElementSibling;
+    while (node && !(node.matches && node.matches("article.entry"))) node = node.nextElementSibling;
+    return node;
+  }
+
+  function place(article, entry) {
+    if (entry.pinned) {
+      pinnedBox.appendChild(article);
+    } else {
+      placeInList(article, entry);
+    }
+    refreshBoxes();
+  }
+
+  function refreshBoxes() {
+    pinnedBox.hidden = !pinnedBox.querySelector("article");
+    emptyNote.hidden = !!(list.querySelector("article.entry") || pinnedBox.querySelector("article"));
+  }
+
+  function readerIsAway() {
+    return list.getBoundingClientRect().top < 0;
+  }
+
+  function showWaiting() {
+    newButton.hidden = waiting.length === 0;
+    newButton.textContent = waiting.length === 1 ? "Show 1 new update" : "Show " + waiting.length + " new updates";
+  }
+
+  function summary(entry) {
+    if (entry.headline) return entry.headline;
+    var div = document.createElement("div");
+    div.innerHTML = entry.html;
+    return (div.textContent || "").trim().slice(0, 140);
+  }
+
+  function onPublished(entry) {
+    if (find(entry.id)) return onUpdated(entry);
+    var article = build(entry);
+    if (!entry.pinned && readerIsAway()) {
+      waiting = waiting.filter(function (w) { return w.entry.id !== entry.id; });
+      waiting.push({ entry: entry, article: article });
+      showWaiting();
+    } else {
+      place(article, entry);
+    }
+    announce("New update: " + summary(entry));
+  }
+
+  function onUpdated(entry) {
+    for (var i = 0; i < waiting.length; i++) {
+      if (waiting[i].entry.id === entry.id) {
+        waiting[i].entry = entry;
+        fill(waiting[i].article, entry);
+        return;
+      }
+    }
+    var article = find(entry.id);
+    if (!article) {
+      if (entry.pinned) place(build(entry), entry);
+      return;
+    }
+    var wasPinned = article.parentNode === pinnedBox;
+    fill(article, entry);
+    if (wasPinned !== !!entry.pinned) place(article, entry);
+  }
+
+  function onRetracted(data) {
+    var id = data.entry.id;
+    waiting = waiting.filter(function (w) { return w.entry.id !== id; });
+    showWaiting();
+    var article = find(id);
+    if (!article) return;
+    if (data.public_note) {
+      var tomb = document.createElement("p");
+      tomb.className = "tombstone";
+      tomb.id = "entry-" + id;
+      tomb.textContent = "This update was retracted. " + data.public_note;
+      article.replaceWith(tomb);
+    } else {
+      article.remove();
+    }
+    refreshBoxes();
+  }
+
+  function onBlog(blog) {
+    document.getElementById("blog-title").textContent = blog.title;
+    var description = document.getElementById("blog-description");
+    description.textContent = blog.description;
+    description.hidden = !blog.description;
+    var box = document.getElementById("key-points");
+    var points = document.getElementById("key-points-list");
+    points.replaceChildren.apply(points, blog.key_points.map(function (text) {
+      var li = document.createElement("li");
+      li.textContent = text;
+      return li;
+    }));
+    box.hidden = blog.key_points.length === 0;
+    var ended = blog.status === "ended";
+    document.getElementById("ended-banner").hidden = !ended;
+    var badge = document.getElementById("live-badge");
+    badge.textContent = ended ? "Ended" : "Live";
+    badge.className = "badge badge-" + blog.status;
+    main.dataset.status = blog.status;
+  }
+
+  function handle(type, event) {
+    var id = parseInt(event.lastEventId, 10);
+    if (!isNaN(id)) {
+      if (id <= seq) return; // seen already (e.g. the page was rendered after it)
+      seq = id;
+    }
+    var data = JSON.parse(event.data);
+    if (data.entry && data.entry.redacted) return;
+    if (type === "entry-published") onPublished(data.entry);
+    else if (type === "entry-updated") onUpdated(data.entry);
+    else if (type === "entry-retracted") onRetracted(data);
+    else if (type === "blog-updated") onBlog(data.blog);
+    else if (type === "blog-ended") {
+      onBlog(data.blog);
+      announce("This live blog has ended.");
+      stop();
+    }
+  }
+
+  function stop() {
+    if (source) source.close();
+    source = null;
+  }
+
+  function connect() {
+    // The page knows which seq it shows; the stream starts right after it. On reconnects the
+    // browser sends Last-Event-ID itself, which the server prefers to this parameter.
+    source = new EventSource("/api/blogs/" + encodeURIComponent(slug) + "/stream?last_event_id=" + seq);
+    ["entry-published", "entry-updated", "entry-retracted", "blog-updated", "blog-ended"].forEach(function (type) {
+      source.addEventListener(type, function (event) { handle(type, event); });
+    });
+    source.addEventListener("resync", function () {
+      stop();
+      var last = parseInt(sessionStorage.getItem("liveblog-resync") || "0", 10);
+      if (Date.now() - last > 30000) {
+        sessionStorage.setItem("liveblog-resync", String(Date.now()));
+        location.reload();
+      }
+    });
+    source.addEventListener("open", function () { retryDelay = 1000; });
+    source.addEventListener("error", function () {
+      // The browser retries by itself unless the server refused outright; then we retry with
+      // backoff and jitter, but only while the blog is live.
+      if (source && source.readyState === EventSource.CLOSED && main.dataset.status === "live") {
+        stop();
+        setTimeout(connect, retryDelay + Math.random() * retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 60000);
+      }
+    });
+  }
+
+  newButton.addEventListener("click", function () {
+    var items = waiting;
+    waiting = [];
+    items.forEach(function (w) { place(w.article, w.entry); });
+    showWaiting();
+    if (items.length) {
+      var newest = items[items.length - 1].article;
+      newest.setAttribute("tabindex", "-1");
+      newest.scrollIntoView({ block: "start" });
+      newest.focus({ preventScroll: true });
+    }
+  });
+
+  window.addEventListener("scroll", function () {
+    if (waiting.length && !readerIsAway()) newButton.click();
+  }, { passive: true });
+
+  if (main.dataset.status !== "ended") connect();
+})();

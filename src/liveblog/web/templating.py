@@ -1,0 +1,42 @@
+"""The Jinja environment for reader pages, with filters for times in a blog's zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from liveblog.render.jsonview import iso
+
+_DIR = Path(__file__).with_name("templates")
+
+
+def local_time(moment: datetime | None, zone: str, fmt: str = "%H:%M") -> str:
+    """Server-side fallback: the time in the blog's own zone (the script then shows the
+    reader's). The zone is shown next to it so a time is never ambiguous without JavaScript."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+def make_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_DIR),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["iso"] = iso
+    env.filters["local_time"] = local_time
+    env.globals["now"] = lambda: datetime.now(UTC)
+    return env
+
+
+ENV = make_env()
+
+
+def render(name: str, **context: object) -> str:
+    return ENV.get_template(name).render(**context)
