@@ -1,0 +1,37 @@
+# One task runner for local work and CI. `make run` and `make test` work on a fresh machine
+# with Python 3.11+ and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: setup run test lint check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Seed the demo blog into an empty database (prints a fresh API token each time), then serve.
+run: setup
+	$(BIN)/liveblog demo --host $(HOST) --port $(PORT)
+	$(BIN)/liveblog serve --host $(HOST) --port $(PORT)
+
+## The whole test suite (browser tests need Debian's chromium; PostgreSQL tests need a server).
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
