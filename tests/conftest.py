@@ -153,3 +153,65 @@ def blog(http: httpx.Client, tokens: Tokens) -> dict[str, object]:
     assert response.status_code == 201, response.text
     data: dict[str, object] = response.json()
     return data
+
+
+# --- PostgreSQL: one template database per run, a fresh copy per test -------------------------
+
+PG_ADMIN_URL = os.environ.get("LIVEBLOG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_connect(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated template database unique to this test run, dropped at the end."""
+    try:
+        admin = _pg_connect(PG_ADMIN_URL)
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        require_or_skip(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+        raise
+    name = f"liveblog_tpl_{os.getpid()}_{int(time.time())}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    store = SqlStore(f"{base}/{name}")
+    store.migrate()
+    store.close()
+    try:
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+_pg_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test."""
+    name = f"{pg_template}_{next(_pg_counter)}"
+    with _pg_connect(PG_ADMIN_URL) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with _pg_connect(PG_ADMIN_URL) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """The same contract suite runs against both backends."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'contract.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    store = SqlStore(url)
+    store.migrate()
+    yield store
+    store.close()

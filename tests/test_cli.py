@@ -1,0 +1,142 @@
+"""The command line and the server as separate processes, the way an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from conftest import free_port
+
+
+def liveblog(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "liveblog", *args, "--data-dir", str(data_dir)],
+        input=stdin, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "LIVEBLOG_DATABASE_URL": ""},
+    )
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liveblog", "serve", "--data-dir", str(data_dir), "--port", str(port),
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/blogs", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
+    """`user create` then `token create` prints, on its last line, a token the API accepts."""
+    made = liveblog(tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin",
+                    stdin="correct horse battery\n")
+    assert made.returncode == 0, made.stderr
+    out = liveblog(tmp_path, "token", "create", "rita")
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.strip().splitlines()[-1]
+    assert token.startswith("lb_") and " " not in token
+    port = free_port()
+    server = start_server(tmp_path, port)
+    try:
+        r = httpx.post(f"http://127.0.0.1:{port}/api/blogs", json={"slug": "s", "title": "T"},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_cli_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
+    """A bad role, a short password or an unknown user is an error message, not a traceback."""
+    short = liveblog(tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin",
+                     stdin="short\n")
+    assert short.returncode == 1 and "password" in short.stderr and "Traceback" not in short.stderr
+    unknown = liveblog(tmp_path, "token", "create", "nobody")
+    assert unknown.returncode == 1 and "nobody" in unknown.stderr
+    bad_role = liveblog(tmp_path, "user", "create", "rita", "--role", "boss", "--password-stdin",
+                        stdin="long enough password\n")
+    assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
+
+
+def test_demo_seeds_once_and_prints_a_fresh_token_each_run(tmp_path: Path) -> None:
+    """Running the demo seeding twice keeps the data as it was and hands out a new token."""
+    first = liveblog(tmp_path, "demo")
+    second = liveblog(tmp_path, "demo")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "created" in first.stdout and "left it as it is" in second.stdout
+    tokens = [run.stdout.strip().splitlines()[-1] for run in (first, second)]
+    assert tokens[0] != tokens[1]
+    port = free_port()
+    server = start_server(tmp_path, port)
+    try:
+        entries = httpx.get(f"http://127.0.0.1:{port}/api/blogs/demo-storm/entries").json()
+        assert len(entries["entries"]) == 5
+        assert sum(e["pinned"] for e in entries["entries"]) == 1
+        for token in tokens:  # both printed tokens work
+            r = httpx.get(f"http://127.0.0.1:{port}/api/blogs/demo-storm/entries/1/revisions",
+                          headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_acknowledged_publish_survives_kill_9(tmp_path: Path) -> None:
+    """Every entry the server answered 201 for is still there after SIGKILL and a restart."""
+    liveblog(tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin",
+             stdin="correct horse battery\n")
+    token = liveblog(tmp_path, "token", "create", "rita").stdout.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(tmp_path, port)
+    httpx.post(f"{base}/api/blogs", json={"slug": "s", "title": "T"}, headers=headers)
+    acknowledged: list[int] = []
+
+    def publish_until_killed() -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=5) as client:
+            for i in range(10_000):
+                try:
+                    r = client.post("/api/blogs/s/entries", json={"body": f"durable {i}"})
+                except httpx.TransportError:
+                    return
+                if r.status_code == 201:
+                    acknowledged.append(r.json()["id"])
+
+    writer = threading.Thread(target=publish_until_killed)
+    writer.start()
+    while len(acknowledged) < 40:
+        time.sleep(0.01)
+    os.kill(server.pid, signal.SIGKILL)  # mid-stream: requests are in flight
+    server.wait(10)
+    writer.join(10)
+    assert len(acknowledged) >= 40
+    server = start_server(tmp_path, port)
+    try:
+        stored = set()
+        cursor = ""
+        while True:
+            page = httpx.get(f"{base}/api/blogs/s/entries?limit=100{cursor}").json()
+            stored |= {e["id"] for e in page["entries"]}
+            if not page["next"]:
+                break
+            cursor = f"&before={page['next']}"
+        assert set(acknowledged) <= stored
+        seq = httpx.get(f"{base}/api/blogs/s").json()["seq"]
+        assert seq == len(stored)  # one event per stored entry, none lost from the log
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -1,0 +1,172 @@
+"""The live stream over real HTTP: delivery, exact replay, resync, retraction, blog end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from conftest import LiveServer, Tokens, auth
+from sse import frames, take
+
+SLUG = "election-night"
+STREAM = f"/api/blogs/{SLUG}/stream"
+
+
+def publish(http: httpx.Client, token: str, body: str, **extra: object) -> dict:
+    r = http.post(f"/api/blogs/{SLUG}/entries", json={"body": body, **extra}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_published_entry_arrives_on_open_stream(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+    """A reader connected to the stream receives an entry published afterwards, with its html."""
+    with http.stream("GET", STREAM) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        entry = publish(http, tokens.editor, "Turnout is *high*")
+        (frame,) = take(response, 1)
+    assert frame.event == "entry-published"
+    assert frame.id == 1
+    assert frame.json["entry"]["id"] == entry["id"]
+    assert frame.json["entry"]["html"] == "<p>Turnout is <em>high</em></p>\n"
+
+
+def test_reconnect_with_last_event_id_replays_exactly_the_missed_events(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """A reader who drops after event 2 and returns with Last-Event-ID: 2 gets 3..6 once each."""
+    with http.stream("GET", STREAM) as response:
+        publish(http, tokens.editor, "one")
+        publish(http, tokens.editor, "two")
+        seen = take(response, 2)
+    assert [f.id for f in seen] == [1, 2]
+    for body in ("three", "four", "five"):
+        publish(http, tokens.editor, body)
+    with http.stream("GET", STREAM, headers={"Last-Event-ID": "2"}) as response:
+        replayed = take(response, 3)
+        publish(http, tokens.editor, "six")
+        (live,) = take(response, 1)
+    assert [f.id for f in replayed] == [3, 4, 5]
+    assert [f.json["entry"]["body"] for f in replayed] == ["three", "four", "five"]
+    assert live.id == 6
+
+
+def test_query_parameter_sets_the_start_and_the_header_wins(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """?last_event_id=N starts after N, but a browser's Last-Event-ID header overrides it."""
+    for body in ("a", "b", "c"):
+        publish(http, tokens.editor, body)
+    with http.stream("GET", STREAM + "?last_event_id=1") as response:
+        assert [f.id for f in take(response, 2)] == [2, 3]
+    with http.stream("GET", STREAM + "?last_event_id=0", headers={"Last-Event-ID": "2"}) as response:
+        assert [f.id for f in take(response, 1)] == [3]
+
+
+def test_replay_survives_a_server_restart(
+    db_url: str, tmp_path: Path, tokens: Tokens, live: LiveServer, blog: dict
+) -> None:
+    """Events written before a restart are replayed by the new process from the log."""
+    with httpx.Client(base_url=live.url) as http:
+        for body in ("before restart 1", "before restart 2"):
+            publish(http, tokens.editor, body)
+    live.stop()
+    second = LiveServer(db_url, tmp_path).start()
+    try:
+        with httpx.Client(base_url=second.url) as http, http.stream(
+            "GET", STREAM, headers={"Last-Event-ID": "0"}
+        ) as response:
+            got = take(response, 2)
+        assert [f.json["entry"]["body"] for f in got] == ["before restart 1", "before restart 2"]
+    finally:
+        second.stop()
+
+
+def test_unusable_position_gets_a_resync_event(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+    """A Last-Event-ID that is not a number, or is ahead of the log, tells the page to reload."""
+    publish(http, tokens.editor, "only one")
+    for bad in ("abc", "99", "-1", "1.5"):
+        with http.stream("GET", STREAM, headers={"Last-Event-ID": bad}) as response:
+            got = [f for f in frames(response) if f.event]
+        assert [f.event for f in got] == ["resync"], bad
+        assert got[0].json["seq"] == 1
+
+
+def test_retraction_and_blog_end_arrive_and_the_stream_closes(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """Readers see a retraction, then the end of the blog, after which the server closes the stream."""
+    entry = publish(http, tokens.editor, "to be withdrawn")
+    with http.stream("GET", STREAM) as response:
+        r = http.request("DELETE", f"/api/blogs/{SLUG}/entries/{entry['id']}",
+                         json={"public_note": "Removed: unverified."}, headers=auth(tokens.editor))
+        assert r.status_code == 204
+        r = http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
+        assert r.status_code == 200
+        got = [f for f in frames(response) if f.event]  # ends only because the server closes
+    assert [f.event for f in got] == ["entry-retracted", "blog-ended"]
+    assert got[0].json == {"entry": {"id": entry["id"]}, "public_note": "Removed: unverified."}
+    assert got[1].json["blog"]["status"] == "ended"
+    assert got[1].json["blog"]["seq"] == got[1].id
+
+
+def test_ended_blog_tells_an_up_to_date_reader_to_stop(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+    """After the end, a caught-up reconnect gets 204 (EventSource stops); a lagging one gets the rest."""
+    publish(http, tokens.editor, "last words")
+    http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
+    assert http.get(STREAM, headers={"Last-Event-ID": "2"}).status_code == 204
+    with http.stream("GET", STREAM, headers={"Last-Event-ID": "0"}) as response:
+        got = [f for f in frames(response) if f.event]
+    assert [f.event for f in got] == ["entry-published", "blog-ended"]
+
+
+def test_pin_moves_in_one_step_as_two_updates(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+    """Pinning a second entry unpins the first; readers get both changes as consecutive updates."""
+    first = publish(http, tokens.editor, "first", pinned=True)
+    second = publish(http, tokens.editor, "second")
+    with http.stream("GET", STREAM) as response:
+        r = http.patch(f"/api/blogs/{SLUG}/entries/{second['id']}", json={"pinned": True},
+                       headers={**auth(tokens.editor), "If-Match": '"1"'})
+        assert r.status_code == 200, r.text
+        got = take(response, 2)
+    assert [(f.event, f.json["entry"]["id"], f.json["entry"]["pinned"]) for f in got] == [
+        ("entry-updated", first["id"], False),
+        ("entry-updated", second["id"], True),
+    ]
+    assert got[1].json["entry"]["version"] == 1  # a pin is not a content edit
+
+
+def test_drafts_never_enter_the_stream(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+    """A draft creates no event; publishing it later is the first thing readers see of it."""
+    r = http.post(f"/api/blogs/{SLUG}/entries", json={"body": "secret draft", "status": "draft"},
+                  headers=auth(tokens.contributor))
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert http.get(f"/api/blogs/{SLUG}").json()["seq"] == 0
+    with http.stream("GET", STREAM) as response:
+        r = http.patch(f"/api/blogs/{SLUG}/entries/{draft['id']}",
+                       json={"status": "published", "version": 1}, headers=auth(tokens.editor))
+        assert r.status_code == 200, r.text
+        (frame,) = take(response, 1)
+    assert (frame.id, frame.event, frame.json["entry"]["body"]) == (1, "entry-published", "secret draft")
+
+
+def test_keepalive_comments_flow_on_an_idle_stream(db_url: str, tmp_path: Path, team: object,
+                                                   tokens: Tokens) -> None:
+    """An idle stream carries comment lines so proxies and phones keep the connection open."""
+    server = LiveServer(db_url, tmp_path, keepalive_seconds=0.2).start()
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            http.post("/api/blogs", json={"slug": SLUG, "title": "Quiet"}, headers=auth(tokens.editor))
+            with http.stream("GET", STREAM) as response:
+                for frame in frames(response):
+                    if frame.comment:
+                        break
+    finally:
+        server.stop()
+
+
+def test_unknown_blog_stream_is_404(http: httpx.Client, blog: dict) -> None:
+    """Subscribing to a blog that does not exist is a clear 404, not an empty stream."""
+    r = http.get("/api/blogs/no-such-blog/stream")
+    assert r.status_code == 404
+    assert "no-such-blog" in r.json()["error"]
