@@ -1,0 +1,162 @@
+"""The in-process hub on its own: ordering, gap repair from the log, bounded buffers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from liveblog.broadcast.memory import InProcessHub
+from liveblog.domain.events import Event, EventType
+
+
+def event(seq: int, body: str = "x", kind: EventType = EventType.ENTRY_PUBLISHED) -> Event:
+    return Event(blog_id=1, seq=seq, type=kind, entry_id=seq,
+                 data=f'{{"entry":{{"id":{seq},"body":"{body}"}}}}', created_at=datetime.now(UTC))
+
+
+class Log:
+    """Stands in for the store's event log (the hub's only dependency is this function)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def fetch(self, blog_id: int, after: int, limit: int) -> list[Event]:
+        return [e for e in self.events if e.seq > after][:limit]
+
+
+def ids(chunk: bytes) -> list[int]:
+    return [int(line[4:]) for line in chunk.split(b"\n") if line.startswith(b"id: ")]
+
+
+async def drain(sub, timeout: float = 2.0) -> list[int]:  # type: ignore[no-untyped-def]
+    await asyncio.wait_for(sub.wake.wait(), timeout)
+    chunk, _ = sub.take()
+    return ids(chunk)
+
+
+def test_out_of_order_notifications_are_delivered_in_order() -> None:
+    """If seq 3 is announced before 2, the reader still gets 1, 2, 3 in order, each once."""
+    log = Log()
+
+    async def scenario() -> list[int]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        sub, _ = hub.subscribe(1, log_seq=0, after=0)
+        await asyncio.sleep(0.05)  # let the subscribe-time log check finish
+        log.events += [event(1), event(2), event(3)]
+        hub.publish(1, [event(1)])
+        hub.publish(1, [event(3)])  # 2's notification is late
+        got: list[int] = []
+        while len(got) < 3:
+            got += await drain(sub)
+        hub.publish(1, [event(2)])  # the late one arrives: a duplicate, dropped
+        await asyncio.sleep(0.05)
+        got += ids(sub.take()[0])
+        await hub.stop()
+        return got
+
+    assert asyncio.run(scenario()) == [1, 2, 3]
+
+
+def test_lost_notification_is_repaired_from_the_log() -> None:
+    """An event whose notification never came is read from the log when the next one arrives."""
+    log = Log()
+
+    async def scenario() -> list[int]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        sub, _ = hub.subscribe(1, log_seq=0, after=0)
+        await asyncio.sleep(0.05)
+        log.events += [event(1), event(2)]
+        hub.publish(1, [event(2)])  # 1 was never announced
+        got: list[int] = []
+        while len(got) < 2:
+            got += await drain(sub)
+        await hub.stop()
+        return got
+
+    assert asyncio.run(scenario()) == [1, 2]
+
+
+def test_event_committed_while_subscribing_is_not_missed() -> None:
+    """An event that lands between a reader's read of seq and its subscription still reaches it."""
+    log = Log()
+    log.events.append(event(1))
+
+    async def scenario() -> list[int]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        hub.publish(1, [event(1)])  # no channel yet: the hub drops it
+        sub, _ = hub.subscribe(1, log_seq=0, after=0)  # the reader read seq 0 a moment ago
+        got = await drain(sub)
+        await hub.stop()
+        return got
+
+    assert asyncio.run(scenario()) == [1]
+
+
+def test_slow_reader_is_cut_off_without_blocking_others() -> None:
+    """A reader whose unsent frames pass the buffer limit is closed; a reader keeping up is not."""
+    log = Log()
+
+    async def scenario() -> tuple[bool, str, list[int]]:
+        hub = InProcessHub(log.fetch, buffer_limit=2_000)
+        await hub.start()
+        slow, _ = hub.subscribe(1, log_seq=0, after=0)
+        fast, _ = hub.subscribe(1, log_seq=0, after=0)
+        await asyncio.sleep(0.05)
+        got: list[int] = []
+        for seq in range(1, 41):
+            log.events.append(event(seq, "y" * 100))
+            hub.publish(1, [log.events[-1]])
+            got += await drain(fast)
+        await hub.stop()
+        return slow.closed, slow.reason, got
+
+    closed, reason, got = asyncio.run(scenario())
+    assert closed and reason == "buffer full"
+    assert got == list(range(1, 41))
+
+
+def test_frame_is_encoded_once_and_shared() -> None:
+    """Every subscriber receives the very same bytes object for an event (render once)."""
+    log = Log()
+
+    async def scenario() -> bool:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        subs = [hub.subscribe(1, log_seq=0, after=0)[0] for _ in range(3)]
+        await asyncio.sleep(0.05)
+        log.events.append(event(1))
+        hub.publish(1, [log.events[0]])
+        await asyncio.sleep(0.01)
+        frames = [sub.frames[0][1] for sub in subs]
+        await hub.stop()
+        return all(frame is frames[0] for frame in frames)
+
+    assert asyncio.run(scenario())
+
+
+def test_retraction_empties_the_replay_cache() -> None:
+    """After a retraction, a reconnecting reader's replay comes from the (redacted) log, not
+    from cached frames that still hold the retracted text."""
+    log = Log()
+
+    async def scenario() -> list[bytes]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        _, channel = hub.subscribe(1, log_seq=0, after=0)
+        await asyncio.sleep(0.05)
+        log.events.append(event(1, "SECRET"))
+        hub.publish(1, [log.events[0]])
+        log.events[0] = event(1, "redacted")  # what the store does in the retraction transaction
+        log.events.append(event(2, kind=EventType.ENTRY_RETRACTED))
+        hub.publish(1, [log.events[1]])
+        await asyncio.sleep(0.01)
+        frames, _ = await hub.replay(channel, after=0)
+        await hub.stop()
+        return frames
+
+    frames = asyncio.run(scenario())
+    assert len(frames) == 2
+    assert not any(b"SECRET" in f for f in frames)
