@@ -84,8 +84,13 @@ class LiveServer:
         self.app = create_app(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -146,8 +151,13 @@ def blog(http: httpx.Client, tokens: Tokens) -> dict[str, object]:
     """A live blog created through the API by an editor."""
     response = http.post(
         "/api/blogs",
-        json={"slug": "election-night", "title": "Election night", "key_points": ["Polls close at 22:00"],
-              "timezone": "Europe/Berlin", "language": "de"},
+        json={
+            "slug": "election-night",
+            "title": "Election night",
+            "key_points": ["Polls close at 22:00"],
+            "timezone": "Europe/Berlin",
+            "language": "de",
+        },
         headers=auth(tokens.editor),
     )
     assert response.status_code == 201, response.text
@@ -171,7 +181,7 @@ def pg_template() -> Iterator[str]:
     """A migrated template database unique to this test run, dropped at the end."""
     try:
         admin = _pg_connect(PG_ADMIN_URL)
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:
         require_or_skip(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
         raise
     name = f"liveblog_tpl_{os.getpid()}_{int(time.time())}"

@@ -49,6 +49,10 @@ def test_domain_knows_no_http_or_sql() -> None:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom):
-                mods = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                mods = (
+                    [node.module]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                )
                 for mod in filter(None, mods):
                     assert mod.split(".")[0] not in banned, f"{path.name} imports {mod}"

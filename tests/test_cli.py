@@ -11,22 +11,39 @@ import time
 from pathlib import Path
 
 import httpx
+
 from conftest import free_port
 
 
-def liveblog(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def liveblog(
+    data_dir: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "liveblog", *args, "--data-dir", str(data_dir)],
-        input=stdin, capture_output=True, text=True, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "LIVEBLOG_DATABASE_URL": ""},
     )
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "liveblog", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "liveblog",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -41,8 +58,16 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
     """`user create` then `token create` prints, on its last line, a token the API accepts."""
-    made = liveblog(tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin",
-                    stdin="correct horse battery\n")
+    made = liveblog(
+        tmp_path,
+        "user",
+        "create",
+        "rita",
+        "--role",
+        "editor",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
     assert made.returncode == 0, made.stderr
     out = liveblog(tmp_path, "token", "create", "rita")
     assert out.returncode == 0, out.stderr
@@ -51,8 +76,11 @@ def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
     port = free_port()
     server = start_server(tmp_path, port)
     try:
-        r = httpx.post(f"http://127.0.0.1:{port}/api/blogs", json={"slug": "s", "title": "T"},
-                       headers={"Authorization": f"Bearer {token}"})
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/api/blogs",
+            json={"slug": "s", "title": "T"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 201, r.text
     finally:
         server.terminate()
@@ -61,13 +89,22 @@ def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
 
 def test_cli_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
     """A bad role, a short password or an unknown user is an error message, not a traceback."""
-    short = liveblog(tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin",
-                     stdin="short\n")
+    short = liveblog(
+        tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin", stdin="short\n"
+    )
     assert short.returncode == 1 and "password" in short.stderr and "Traceback" not in short.stderr
     unknown = liveblog(tmp_path, "token", "create", "nobody")
     assert unknown.returncode == 1 and "nobody" in unknown.stderr
-    bad_role = liveblog(tmp_path, "user", "create", "rita", "--role", "boss", "--password-stdin",
-                        stdin="long enough password\n")
+    bad_role = liveblog(
+        tmp_path,
+        "user",
+        "create",
+        "rita",
+        "--role",
+        "boss",
+        "--password-stdin",
+        stdin="long enough password\n",
+    )
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
 
 
@@ -86,8 +123,10 @@ def test_demo_seeds_once_and_prints_a_fresh_token_each_run(tmp_path: Path) -> No
         assert len(entries["entries"]) == 5
         assert sum(e["pinned"] for e in entries["entries"]) == 1
         for token in tokens:  # both printed tokens work
-            r = httpx.get(f"http://127.0.0.1:{port}/api/blogs/demo-storm/entries/1/revisions",
-                          headers={"Authorization": f"Bearer {token}"})
+            r = httpx.get(
+                f"http://127.0.0.1:{port}/api/blogs/demo-storm/entries/1/revisions",
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert r.status_code == 200
     finally:
         server.terminate()
@@ -96,8 +135,16 @@ def test_demo_seeds_once_and_prints_a_fresh_token_each_run(tmp_path: Path) -> No
 
 def test_acknowledged_publish_survives_kill_9(tmp_path: Path) -> None:
     """Every entry the server answered 201 for is still there after SIGKILL and a restart."""
-    liveblog(tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin",
-             stdin="correct horse battery\n")
+    liveblog(
+        tmp_path,
+        "user",
+        "create",
+        "rita",
+        "--role",
+        "editor",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
     token = liveblog(tmp_path, "token", "create", "rita").stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {token}"}
     port = free_port()

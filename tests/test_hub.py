@@ -10,8 +10,14 @@ from liveblog.domain.events import Event, EventType
 
 
 def event(seq: int, body: str = "x", kind: EventType = EventType.ENTRY_PUBLISHED) -> Event:
-    return Event(blog_id=1, seq=seq, type=kind, entry_id=seq,
-                 data=f'{{"entry":{{"id":{seq},"body":"{body}"}}}}', created_at=datetime.now(UTC))
+    return Event(
+        blog_id=1,
+        seq=seq,
+        type=kind,
+        entry_id=seq,
+        data=f'{{"entry":{{"id":{seq},"body":"{body}"}}}}',
+        created_at=datetime.now(UTC),
+    )
 
 
 class Log:

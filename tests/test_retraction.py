@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from conftest import Tokens, auth
 from sse import frames
 
@@ -15,13 +16,17 @@ def test_retracted_text_is_gone_from_every_public_response(
 ) -> None:
     """Page, permalink, JSON, events, stream replay and revalidation all lose the marker text."""
     editor = auth(tokens.editor)
-    r = http.post(f"/api/blogs/{SLUG}/entries",
-                  json={"headline": f"Claim {MARKER}", "body": f"Body {MARKER}", "pinned": True},
-                  headers=editor)
+    r = http.post(
+        f"/api/blogs/{SLUG}/entries",
+        json={"headline": f"Claim {MARKER}", "body": f"Body {MARKER}", "pinned": True},
+        headers=editor,
+    )
     entry = r.json()
-    r = http.patch(f"/api/blogs/{SLUG}/entries/{entry['id']}",
-                   json={"body": f"Edited {MARKER}", "correction": f"Fixed {MARKER}", "version": 1},
-                   headers=editor)
+    r = http.patch(
+        f"/api/blogs/{SLUG}/entries/{entry['id']}",
+        json={"body": f"Edited {MARKER}", "correction": f"Fixed {MARKER}", "version": 1},
+        headers=editor,
+    )
     assert r.status_code == 200
     http.post(f"/api/blogs/{SLUG}/entries", json={"body": "Unrelated update"}, headers=editor)
 
@@ -56,17 +61,27 @@ def test_retracted_text_is_gone_from_every_public_response(
     assert "Unrelated update" in public["page"].text
     assert not any(MARKER in data for data in replay)
     events = public["events"].json()["events"]
-    assert [e["seq"] for e in events] == [1, 2, 3, 4]  # redacted, not removed: the log stays gapless
+    assert [e["seq"] for e in events] == [
+        1,
+        2,
+        3,
+        4,
+    ]  # redacted, not removed: the log stays gapless
     assert events[0]["data"] == {"entry": {"id": entry["id"], "redacted": True}}
 
 
-def test_retraction_with_public_note_leaves_a_tombstone(http: httpx.Client, tokens: Tokens,
-                                                        blog: dict) -> None:
+def test_retraction_with_public_note_leaves_a_tombstone(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
     """With a public note the permalink answers 410 with that note, and still not the text."""
     editor = auth(tokens.editor)
     entry = http.post(f"/api/blogs/{SLUG}/entries", json={"body": MARKER}, headers=editor).json()
-    http.request("DELETE", f"/api/blogs/{SLUG}/entries/{entry['id']}",
-                 json={"public_note": "Withdrawn: the source retracted it."}, headers=editor)
+    http.request(
+        "DELETE",
+        f"/api/blogs/{SLUG}/entries/{entry['id']}",
+        json={"public_note": "Withdrawn: the source retracted it."},
+        headers=editor,
+    )
     api = http.get(f"/api/blogs/{SLUG}/entries/{entry['id']}")
     page = http.get(f"/blogs/{SLUG}/entries/{entry['id']}")
     assert api.status_code == 410

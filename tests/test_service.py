@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Team
 
+from conftest import Team
 from liveblog.domain.errors import Forbidden, InvalidInput, InvalidState, TooLarge, VersionConflict
 from liveblog.domain.events import EventType
 from liveblog.domain.models import EntryStatus
@@ -17,27 +17,37 @@ def slug(svc: Liveblog, team: Team) -> str:
     return "floods"
 
 
-def test_content_edit_bumps_version_and_keeps_every_revision(svc: Liveblog, team: Team, slug: str) -> None:
+def test_content_edit_bumps_version_and_keeps_every_revision(
+    svc: Liveblog, team: Team, slug: str
+) -> None:
     """Two edits give versions 1..3, each stored as a revision with who made it."""
     entry = svc.create_entry(team.editor, slug, body="River at 5 m")
     svc.edit_entry(team.editor, slug, entry.id, {"body": "River at 6 m"}, Version(1, True))
     svc.edit_entry(team.admin, slug, entry.id, {"correction": "Not 5 m: 6 m."}, Version(2, False))
     revisions = svc.revisions(team.editor, slug, entry.id)
     assert [(r.version, r.body, r.editor) for r in revisions] == [
-        (1, "River at 5 m", "eddie"), (2, "River at 6 m", "eddie"), (3, "River at 6 m", "ada"),
+        (1, "River at 5 m", "eddie"),
+        (2, "River at 6 m", "eddie"),
+        (3, "River at 6 m", "ada"),
     ]
     assert revisions[-1].correction == "Not 5 m: 6 m."
 
 
-def test_pin_toggle_does_not_invalidate_a_colleagues_save(svc: Liveblog, team: Team, slug: str) -> None:
+def test_pin_toggle_does_not_invalidate_a_colleagues_save(
+    svc: Liveblog, team: Team, slug: str
+) -> None:
     """Someone pins the entry while I edit it: my save at the version I loaded still works."""
     entry = svc.create_entry(team.editor, slug, body="draft text")
-    svc.edit_entry(team.admin, slug, entry.id, {"pinned": True, "key_event": True}, Version(1, True))
+    svc.edit_entry(
+        team.admin, slug, entry.id, {"pinned": True, "key_event": True}, Version(1, True)
+    )
     saved = svc.edit_entry(team.editor, slug, entry.id, {"body": "better text"}, Version(1, True))
     assert (saved.version, saved.pinned, saved.key_event) == (2, True, True)
 
 
-def test_stale_version_is_refused_with_the_current_entry(svc: Liveblog, team: Team, slug: str) -> None:
+def test_stale_version_is_refused_with_the_current_entry(
+    svc: Liveblog, team: Team, slug: str
+) -> None:
     """A save based on an old version fails and shows what the entry now says."""
     entry = svc.create_entry(team.editor, slug, body="first")
     svc.edit_entry(team.admin, slug, entry.id, {"body": "admin's text"}, Version(1, False))
@@ -59,7 +69,9 @@ def test_contributor_drafts_but_cannot_publish(svc: Liveblog, team: Team, slug: 
     assert svc.blog(slug).seq == 0
 
 
-def test_ended_blog_refuses_new_entries_until_reopened(svc: Liveblog, team: Team, slug: str) -> None:
+def test_ended_blog_refuses_new_entries_until_reopened(
+    svc: Liveblog, team: Team, slug: str
+) -> None:
     """After the end nothing more is published; reopening allows it again, as a blog update."""
     svc.update_blog(team.editor, slug, {"status": "ended"})
     with pytest.raises(InvalidState):
@@ -68,7 +80,9 @@ def test_ended_blog_refuses_new_entries_until_reopened(svc: Liveblog, team: Team
     svc.create_entry(team.editor, slug, body="back again")
     _, events = svc.events(slug, 0)
     assert [e.type for e in events] == [
-        EventType.BLOG_ENDED, EventType.BLOG_UPDATED, EventType.ENTRY_PUBLISHED
+        EventType.BLOG_ENDED,
+        EventType.BLOG_UPDATED,
+        EventType.ENTRY_PUBLISHED,
     ]
 
 
@@ -91,9 +105,11 @@ def test_markdown_limits_are_clear_errors(svc: Liveblog, team: Team, slug: str) 
 
 def test_raw_html_in_markdown_is_shown_as_text(svc: Liveblog, team: Team, slug: str) -> None:
     """A <script> typed into a body cannot run on readers' pages."""
-    entry = svc.create_entry(team.editor, slug, body='<script>alert(1)</script> [x](javascript:alert(2))')
+    entry = svc.create_entry(
+        team.editor, slug, body="<script>alert(1)</script> [x](javascript:alert(2))"
+    )
     assert "<script" not in entry.html
-    assert "href=\"javascript" not in entry.html
+    assert 'href="javascript' not in entry.html
     assert "&lt;script&gt;" in entry.html
 
 

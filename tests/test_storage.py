@@ -37,7 +37,7 @@ def test_seq_is_gapless_under_concurrent_writers(any_store: SqlStore) -> None:
         try:
             for i in range(10):
                 svc.create_entry(editor, "storm", body=f"writer {n} entry {i}")  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
@@ -114,7 +114,9 @@ def test_redaction_touches_only_the_retracted_entry(any_store: SqlStore) -> None
     _, events = svc.events("storm", after=0)
     assert ["keep me" in e.data for e in events] == [True, False, False]
     assert [e.type for e in events] == [
-        EventType.ENTRY_PUBLISHED, EventType.ENTRY_PUBLISHED, EventType.ENTRY_RETRACTED
+        EventType.ENTRY_PUBLISHED,
+        EventType.ENTRY_PUBLISHED,
+        EventType.ENTRY_RETRACTED,
     ]
     assert keep.id != drop.id
 

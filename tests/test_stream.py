@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+
 from conftest import LiveServer, Tokens, auth
 from sse import frames, take
 
@@ -18,7 +19,9 @@ def publish(http: httpx.Client, token: str, body: str, **extra: object) -> dict:
     return r.json()
 
 
-def test_published_entry_arrives_on_open_stream(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+def test_published_entry_arrives_on_open_stream(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
     """A reader connected to the stream receives an entry published afterwards, with its html."""
     with http.stream("GET", STREAM) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -58,7 +61,9 @@ def test_query_parameter_sets_the_start_and_the_header_wins(
         publish(http, tokens.editor, body)
     with http.stream("GET", STREAM + "?last_event_id=1") as response:
         assert [f.id for f in take(response, 2)] == [2, 3]
-    with http.stream("GET", STREAM + "?last_event_id=0", headers={"Last-Event-ID": "2"}) as response:
+    with http.stream(
+        "GET", STREAM + "?last_event_id=0", headers={"Last-Event-ID": "2"}
+    ) as response:
         assert [f.id for f in take(response, 1)] == [3]
 
 
@@ -72,16 +77,19 @@ def test_replay_survives_a_server_restart(
     live.stop()
     second = LiveServer(db_url, tmp_path).start()
     try:
-        with httpx.Client(base_url=second.url) as http, http.stream(
-            "GET", STREAM, headers={"Last-Event-ID": "0"}
-        ) as response:
+        with (
+            httpx.Client(base_url=second.url) as http,
+            http.stream("GET", STREAM, headers={"Last-Event-ID": "0"}) as response,
+        ):
             got = take(response, 2)
         assert [f.json["entry"]["body"] for f in got] == ["before restart 1", "before restart 2"]
     finally:
         second.stop()
 
 
-def test_unusable_position_gets_a_resync_event(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+def test_unusable_position_gets_a_resync_event(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
     """A Last-Event-ID that is not a number, or is ahead of the log, tells the page to reload."""
     publish(http, tokens.editor, "only one")
     for bad in ("abc", "99", "-1", "1.5"):
@@ -97,8 +105,12 @@ def test_retraction_and_blog_end_arrive_and_the_stream_closes(
     """Readers see a retraction, then the end of the blog, after which the server closes the stream."""
     entry = publish(http, tokens.editor, "to be withdrawn")
     with http.stream("GET", STREAM) as response:
-        r = http.request("DELETE", f"/api/blogs/{SLUG}/entries/{entry['id']}",
-                         json={"public_note": "Removed: unverified."}, headers=auth(tokens.editor))
+        r = http.request(
+            "DELETE",
+            f"/api/blogs/{SLUG}/entries/{entry['id']}",
+            json={"public_note": "Removed: unverified."},
+            headers=auth(tokens.editor),
+        )
         assert r.status_code == 204
         r = http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
         assert r.status_code == 200
@@ -109,7 +121,9 @@ def test_retraction_and_blog_end_arrive_and_the_stream_closes(
     assert got[1].json["blog"]["seq"] == got[1].id
 
 
-def test_ended_blog_tells_an_up_to_date_reader_to_stop(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+def test_ended_blog_tells_an_up_to_date_reader_to_stop(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
     """After the end, a caught-up reconnect gets 204 (EventSource stops); a lagging one gets the rest."""
     publish(http, tokens.editor, "last words")
     http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
@@ -119,13 +133,18 @@ def test_ended_blog_tells_an_up_to_date_reader_to_stop(http: httpx.Client, token
     assert [f.event for f in got] == ["entry-published", "blog-ended"]
 
 
-def test_pin_moves_in_one_step_as_two_updates(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+def test_pin_moves_in_one_step_as_two_updates(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
     """Pinning a second entry unpins the first; readers get both changes as consecutive updates."""
     first = publish(http, tokens.editor, "first", pinned=True)
     second = publish(http, tokens.editor, "second")
     with http.stream("GET", STREAM) as response:
-        r = http.patch(f"/api/blogs/{SLUG}/entries/{second['id']}", json={"pinned": True},
-                       headers={**auth(tokens.editor), "If-Match": '"1"'})
+        r = http.patch(
+            f"/api/blogs/{SLUG}/entries/{second['id']}",
+            json={"pinned": True},
+            headers={**auth(tokens.editor), "If-Match": '"1"'},
+        )
         assert r.status_code == 200, r.text
         got = take(response, 2)
     assert [(f.event, f.json["entry"]["id"], f.json["entry"]["pinned"]) for f in got] == [
@@ -137,26 +156,39 @@ def test_pin_moves_in_one_step_as_two_updates(http: httpx.Client, tokens: Tokens
 
 def test_drafts_never_enter_the_stream(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
     """A draft creates no event; publishing it later is the first thing readers see of it."""
-    r = http.post(f"/api/blogs/{SLUG}/entries", json={"body": "secret draft", "status": "draft"},
-                  headers=auth(tokens.contributor))
+    r = http.post(
+        f"/api/blogs/{SLUG}/entries",
+        json={"body": "secret draft", "status": "draft"},
+        headers=auth(tokens.contributor),
+    )
     assert r.status_code == 201, r.text
     draft = r.json()
     assert http.get(f"/api/blogs/{SLUG}").json()["seq"] == 0
     with http.stream("GET", STREAM) as response:
-        r = http.patch(f"/api/blogs/{SLUG}/entries/{draft['id']}",
-                       json={"status": "published", "version": 1}, headers=auth(tokens.editor))
+        r = http.patch(
+            f"/api/blogs/{SLUG}/entries/{draft['id']}",
+            json={"status": "published", "version": 1},
+            headers=auth(tokens.editor),
+        )
         assert r.status_code == 200, r.text
         (frame,) = take(response, 1)
-    assert (frame.id, frame.event, frame.json["entry"]["body"]) == (1, "entry-published", "secret draft")
+    assert (frame.id, frame.event, frame.json["entry"]["body"]) == (
+        1,
+        "entry-published",
+        "secret draft",
+    )
 
 
-def test_keepalive_comments_flow_on_an_idle_stream(db_url: str, tmp_path: Path, team: object,
-                                                   tokens: Tokens) -> None:
+def test_keepalive_comments_flow_on_an_idle_stream(
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+) -> None:
     """An idle stream carries comment lines so proxies and phones keep the connection open."""
     server = LiveServer(db_url, tmp_path, keepalive_seconds=0.2).start()
     try:
         with httpx.Client(base_url=server.url) as http:
-            http.post("/api/blogs", json={"slug": SLUG, "title": "Quiet"}, headers=auth(tokens.editor))
+            http.post(
+                "/api/blogs", json={"slug": SLUG, "title": "Quiet"}, headers=auth(tokens.editor)
+            )
             with http.stream("GET", STREAM) as response:
                 for frame in frames(response):
                     if frame.comment:

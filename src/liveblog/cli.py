@@ -43,7 +43,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.port = args.port or settings.port
     app = create_app(settings)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=args.log_level,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
         timeout_graceful_shutdown=3,
     )
     return 0
@@ -93,7 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("  demo editor:  demo-editor (password: demo-password)")
     print("  a fresh API token for demo-editor:")
     print(f"  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\")
-    print(f"       -d '{{\"body\": \"Hello from the API\"}}' {base}/api/blogs/demo-storm/entries")
+    print(f'       -d \'{{"body": "Hello from the API"}}\' {base}/api/blogs/demo-storm/entries')
     print(token)
     return 0
 
@@ -118,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = user.add_parser("create", parents=[common], help="create a user")
     create.add_argument("name")
     create.add_argument("--role", choices=[r.value for r in Role], required=True)
-    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
     create.set_defaults(func=cmd_user_create)
 
     token = sub.add_parser("token", help="manage API tokens").add_subparsers(
@@ -128,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     tcreate.add_argument("name", help="the user the token acts as")
     tcreate.set_defaults(func=cmd_token_create)
 
-    demo = sub.add_parser("demo", parents=[common], help="seed a demo blog if the database is empty")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="seed a demo blog if the database is empty"
+    )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(func=cmd_demo)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 @dataclass(slots=True)
 class Settings:
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("LIVEBLOG_DATA_DIR", "data")))
+    data_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("LIVEBLOG_DATA_DIR", "data"))
+    )
     database_url: str = field(default_factory=lambda: os.environ.get("LIVEBLOG_DATABASE_URL", ""))
     host: str = field(default_factory=lambda: os.environ.get("LIVEBLOG_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("LIVEBLOG_PORT", "8000")))

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from liveblog.domain.events import Event, EventType
 from liveblog.render.sse import KEEPALIVE, event_frame
@@ -29,8 +30,17 @@ FETCH_LIMIT = 500
 class Subscriber:
     """One reader's stream: a bounded queue of (seq, frame) and a flag for the writer task."""
 
-    __slots__ = ("blog_id", "closed", "final", "frames", "last_seq", "limit", "queued", "reason",
-                 "wake")
+    __slots__ = (
+        "blog_id",
+        "closed",
+        "final",
+        "frames",
+        "last_seq",
+        "limit",
+        "queued",
+        "reason",
+        "wake",
+    )
 
     def __init__(self, blog_id: int, after: int, limit: int) -> None:
         self.blog_id = blog_id
@@ -125,8 +135,8 @@ class InProcessHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -228,9 +238,7 @@ class InProcessHub:
         if channel is not None:
             channel.subscribers.discard(sub)
 
-    async def replay(
-        self, channel: Channel, after: int
-    ) -> tuple[list[bytes], int]:
+    async def replay(self, channel: Channel, after: int) -> tuple[list[bytes], int]:
         """Frames for (after, channel.seq] as known when called, and the seq of the last one:
         from memory if recent enough, else from the log in pages. The caller writes them
         before draining the subscriber's queue (which skips anything replay covered)."""

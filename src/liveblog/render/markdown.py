@@ -6,8 +6,11 @@ sanitises the output anyway, so a parser bug cannot become a stored XSS on every
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from liveblog.domain.errors import InvalidInput
 from liveblog.domain.rules import MAX_NESTING, check_body_size
@@ -52,7 +55,7 @@ def render_markdown(body: str) -> str:
     return sanitise(html)
 
 
-def _max_depth(tokens: list) -> int:  # type: ignore[type-arg]
+def _max_depth(tokens: Sequence[Token]) -> int:
     deepest = 0
     for tok in tokens:
         deepest = max(deepest, tok.level)
