@@ -54,7 +54,7 @@ def test_seq_is_gapless_under_concurrent_writers(any_store: SqlStore) -> None:
 
 def test_failed_transaction_leaves_no_trace(any_store: SqlStore) -> None:
     """An error inside a write rolls back the entry, its event and the seq bump together."""
-    svc, editor = make_service(any_store)
+    svc, _ = make_service(any_store)
     with pytest.raises(RuntimeError), any_store.write() as tx:
         blog = tx.blog_by_slug("storm")
         assert blog is not None
@@ -123,7 +123,7 @@ def test_redaction_touches_only_the_retracted_entry(any_store: SqlStore) -> None
 
 def test_tokens_are_stored_hashed(any_store: SqlStore) -> None:
     """The database never holds a usable API token, only its hash."""
-    svc, editor = make_service(any_store)
+    svc, _ = make_service(any_store)
     token = svc.create_token("ed")
     assert svc.user_for_token(token).name == "ed"
     from sqlalchemy import text

@@ -102,7 +102,7 @@ def test_unusable_position_gets_a_resync_event(
 def test_retraction_and_blog_end_arrive_and_the_stream_closes(
     http: httpx.Client, tokens: Tokens, blog: dict
 ) -> None:
-    """Readers see a retraction, then the end of the blog, after which the server closes the stream."""
+    """Readers see a retraction, then the blog's end, after which the server closes the stream."""
     entry = publish(http, tokens.editor, "to be withdrawn")
     with http.stream("GET", STREAM) as response:
         r = http.request(
@@ -124,7 +124,7 @@ def test_retraction_and_blog_end_arrive_and_the_stream_closes(
 def test_ended_blog_tells_an_up_to_date_reader_to_stop(
     http: httpx.Client, tokens: Tokens, blog: dict
 ) -> None:
-    """After the end, a caught-up reconnect gets 204 (EventSource stops); a lagging one gets the rest."""
+    """After the end a caught-up reconnect gets 204 (EventSource stops); a lagging one the rest."""
     publish(http, tokens.editor, "last words")
     http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
     assert http.get(STREAM, headers={"Last-Event-ID": "2"}).status_code == 204

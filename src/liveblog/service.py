@@ -320,7 +320,7 @@ class Liveblog:
         """Edit text, correction, flags or status. Content edits bump the version and are kept."""
         if version is None:
             raise VersionRequired(
-                'say which version you edited: an If-Match: "VERSION" header or "version" in the body'
+                'say which version you edited: If-Match: "VERSION" or "version" in the body'
             )
         require(user, Action.WRITE_DRAFT)
         now = self.clock()

@@ -1,4 +1,4 @@
-"""Apply Alembic migrations from inside the program (serve and `liveblog migrate` both call this)."""
+"""Apply Alembic migrations from inside the program (`serve` and `migrate` both call this)."""
 
 from __future__ import annotations
 

@@ -23,8 +23,18 @@ PAGE_SIZE = 50
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # What reader.js clones to show an entry that arrives live; the same markup as the server's.
 TEMPLATE_ENTRY = Entry(
-    id=0, blog_id=0, author="", status=EntryStatus.PUBLISHED, headline="", body="", html="",
-    pinned=False, key_event=False, version=1, created_at=_EPOCH, updated_at=_EPOCH,
+    id=0,
+    blog_id=0,
+    author="",
+    status=EntryStatus.PUBLISHED,
+    headline="",
+    body="",
+    html="",
+    pinned=False,
+    key_event=False,
+    version=1,
+    created_at=_EPOCH,
+    updated_at=_EPOCH,
     published_at=_EPOCH,
 )
 

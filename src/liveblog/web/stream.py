@@ -74,8 +74,11 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
         sub.last_seq = max(sub.last_seq, replayed_to)
         end = blog.status is BlogStatus.ENDED and sub.last_seq >= blog.seq
         await send(
-            {"type": "http.response.body", "body": retry_frame() + b"".join(frames),
-             "more_body": not end}
+            {
+                "type": "http.response.body",
+                "body": retry_frame() + b"".join(frames),
+                "more_body": not end,
+            }
         )
         while not end:
             await sub.wake.wait()
