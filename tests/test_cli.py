@@ -56,10 +56,10 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("server did not start")
 
 
-def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
-    """`user create` then `token create` prints, on its last line, a token the API accepts."""
+def make_editor_token(data_dir: Path) -> str:
+    """Create an editor through the CLI and return the token `token create` printed last."""
     made = liveblog(
-        tmp_path,
+        data_dir,
         "user",
         "create",
         "rita",
@@ -69,9 +69,14 @@ def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
         stdin="correct horse battery\n",
     )
     assert made.returncode == 0, made.stderr
-    out = liveblog(tmp_path, "token", "create", "rita")
+    out = liveblog(data_dir, "token", "create", "rita")
     assert out.returncode == 0, out.stderr
-    token = out.stdout.strip().splitlines()[-1]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
+    """`user create` then `token create` prints, on its last line, a token the API accepts."""
+    token = make_editor_token(tmp_path)
     assert token.startswith("lb_") and " " not in token
     port = free_port()
     server = start_server(tmp_path, port)
@@ -135,17 +140,7 @@ def test_demo_seeds_once_and_prints_a_fresh_token_each_run(tmp_path: Path) -> No
 
 def test_acknowledged_publish_survives_kill_9(tmp_path: Path) -> None:
     """Every entry the server answered 201 for is still there after SIGKILL and a restart."""
-    liveblog(
-        tmp_path,
-        "user",
-        "create",
-        "rita",
-        "--role",
-        "editor",
-        "--password-stdin",
-        stdin="correct horse battery\n",
-    )
-    token = liveblog(tmp_path, "token", "create", "rita").stdout.strip().splitlines()[-1]
+    token = make_editor_token(tmp_path)
     headers = {"Authorization": f"Bearer {token}"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -249,7 +249,9 @@ class Liveblog:
         with self.store.read() as tx:
             blog = _blog_or_404(tx, slug)
             entry = tx.entry(blog.id, entry_id)
-            if entry is None:
+            # Staff history: editors see every entry's, a contributor only their own entries'.
+            mine = entry is not None and entry.author_id == user.id
+            if entry is None or not (mine or may(user, Action.EDIT_PUBLISHED)):
                 raise NotFound(f"no entry {entry_id} in this blog")
             return tx.revisions(entry.id)
 
@@ -325,10 +327,7 @@ class Liveblog:
         require(user, Action.WRITE_DRAFT)
         now = self.clock()
         with self.store.write() as tx:
-            blog = _blog_or_404(tx, slug, for_update=True)
-            entry = tx.entry(blog.id, entry_id)
-            if entry is None or entry.status is EntryStatus.RETRACTED:
-                raise NotFound(f"no entry {entry_id} in this blog")
+            blog, entry = _existing_entry(tx, slug, entry_id)
             was_public = entry.status is EntryStatus.PUBLISHED
             if was_public:
                 require(user, Action.EDIT_PUBLISHED)
@@ -343,8 +342,10 @@ class Liveblog:
                 )
             content = _apply_content(entry, changes, now)
             flags = self._apply_flags(user, entry, changes)
+            status_before = entry.status
             publishing = self._apply_status(user, blog, entry, changes, now)
-            if not (content or flags or publishing):
+            moved = entry.status is not status_before  # e.g. draft -> submitted: no event, saved
+            if not (content or flags or moved):
                 return entry
             entry.updated_at = now
             if content:
@@ -366,10 +367,7 @@ class Liveblog:
         note = clean_text("public_note", public_note, limit=MAX_NOTE)
         require(user, Action.WRITE_DRAFT)
         with self.store.write() as tx:
-            blog = _blog_or_404(tx, slug, for_update=True)
-            entry = tx.entry(blog.id, entry_id)
-            if entry is None or entry.status is EntryStatus.RETRACTED:
-                raise NotFound(f"no entry {entry_id} in this blog")
+            blog, entry = _existing_entry(tx, slug, entry_id)
             was_public = entry.status is EntryStatus.PUBLISHED
             if was_public or entry.author_id != user.id:
                 require(user, Action.RETRACT)
@@ -508,6 +506,15 @@ def _blog_or_404(tx: Tx, slug: str, *, for_update: bool = False) -> Blog:
     return blog
 
 
+def _existing_entry(tx: Tx, slug: str, entry_id: int) -> tuple[Blog, Entry]:
+    """The blog (locked for update) and its not-retracted entry, or NotFound."""
+    blog = _blog_or_404(tx, slug, for_update=True)
+    entry = tx.entry(blog.id, entry_id)
+    if entry is None or entry.status is EntryStatus.RETRACTED:
+        raise NotFound(f"no entry {entry_id} in this blog")
+    return blog, entry
+
+
 def _visible(entry: Entry | None, viewer: User | None) -> Entry:
     if entry is None:
         raise NotFound("no such entry in this blog")
@@ -515,6 +522,13 @@ def _visible(entry: Entry | None, viewer: User | None) -> Entry:
         if entry.public_note:
             raise Gone("this entry was retracted", public_note=entry.public_note)
         raise NotFound("no such entry in this blog")
-    if entry.status is not EntryStatus.PUBLISHED and viewer is None:
+    if entry.status is not EntryStatus.PUBLISHED and not _may_see_unpublished(entry, viewer):
         raise NotFound("no such entry in this blog")
     return entry
+
+
+def _may_see_unpublished(entry: Entry, viewer: User | None) -> bool:
+    """Drafts and submissions: editors see them all, a contributor only their own."""
+    if viewer is None:
+        return False
+    return may(viewer, Action.EDIT_PUBLISHED) or entry.author_id == viewer.id
