@@ -89,3 +89,6 @@ def test_retraction_with_public_note_leaves_a_tombstone(
     assert page.status_code == 410
     assert "Withdrawn: the source retracted it." in page.text
     assert MARKER not in api.text + page.text
+    blog_page = http.get(f"/blogs/{SLUG}")
+    assert "Withdrawn: the source retracted it." in blog_page.text  # the tombstone stays on reload
+    assert MARKER not in blog_page.text

@@ -222,9 +222,9 @@ class Liveblog:
         with self.store.read() as tx:
             blog = _blog_or_404(tx, slug)
             pinned = tx.pinned_entries(blog.id) if before is None else []
-            rows = tx.published_entries(blog.id, limit + 1, before)
+            rows = tx.published_entries(blog.id, limit + 1, before, tombstones=True)
         pinned_ids = {e.id for e in pinned}
-        visible = [e for e in rows[:limit] if e.id not in pinned_ids]
+        visible = [_tombstone(e) for e in rows[:limit] if e.id not in pinned_ids]
         cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -504,6 +504,14 @@ def _blog_or_404(tx: Tx, slug: str, *, for_update: bool = False) -> Blog:
     if blog is None:
         raise NotFound(f"no live blog {slug!r}")
     return blog
+
+
+def _tombstone(entry: Entry) -> Entry:
+    """A retracted entry keeps only its id, time and public note on its way to a page."""
+    if entry.status is EntryStatus.RETRACTED:
+        entry.headline = entry.body = entry.html = ""
+        entry.correction = None
+    return entry
 
 
 def _existing_entry(tx: Tx, slug: str, entry_id: int) -> tuple[Blog, Entry]:

@@ -14,7 +14,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -206,11 +217,23 @@ class SqlTx:
         return [_entry(r) for r in rows]
 
     def published_entries(
-        self, blog_id: int, limit: int, before: tuple[datetime, int] | None = None
+        self,
+        blog_id: int,
+        limit: int,
+        before: tuple[datetime, int] | None = None,
+        *,
+        tombstones: bool = False,
     ) -> list[Entry]:
-        query = _entry_select().where(
-            entries.c.blog_id == blog_id, entries.c.status == EntryStatus.PUBLISHED.value
-        )
+        visible = entries.c.status == EntryStatus.PUBLISHED.value
+        if tombstones:
+            visible = or_(
+                visible,
+                and_(
+                    entries.c.status == EntryStatus.RETRACTED.value,
+                    entries.c.public_note.is_not(None),
+                ),
+            )
+        query = _entry_select().where(entries.c.blog_id == blog_id, visible)
         if before is not None:
             query = query.where(tuple_(entries.c.published_at, entries.c.id) < tuple_(*before))
         query = query.order_by(entries.c.published_at.desc(), entries.c.id.desc()).limit(limit)

@@ -48,20 +48,22 @@
   }
 
   function fill(article, entry) {
-    article.id = "entry-" + entry.id;
+    var prefix = "entry-" + entry.id;
+    article.id = prefix;
     article.dataset.id = entry.id;
     article.dataset.version = entry.version;
     article.dataset.published = entry.published_at;
     article.classList.toggle("is-pinned", !!entry.pinned);
     article.classList.toggle("is-key-event", !!entry.key_event);
     var link = article.querySelector(".entry-time");
-    link.id = "entry-" + entry.id + "-time";
+    link.id = prefix + "-time";
     link.href = "/blogs/" + slug + "/entries/" + entry.id;
-    article.setAttribute("aria-labelledby", link.id);
     setTime(link.querySelector("time"), entry.published_at);
     var headline = article.querySelector(".entry-headline");
+    headline.id = prefix + "-headline";
     headline.textContent = entry.headline || "";
     headline.hidden = !entry.headline;
+    article.setAttribute("aria-labelledby", headline.id + " " + link.id);
     // `html` was rendered from Markdown and sanitised on the server when the entry was saved.
     article.querySelector(".entry-body").innerHTML = entry.html;
     article.querySelector(".author-name").textContent = entry.author ? entry.author.name : "";
@@ -79,53 +81,71 @@
   }
 
   function build(entry) {
-    var article = template.content.firstElementChild.cloneNode(true);
-    return fill(article, entry);
+    return fill(template.content.firstElementChild.cloneNode(true), entry);
   }
 
   function find(id) {
     return document.getElementById("entry-" + id);
   }
 
-  function newerThan(entry, article) {
-    var a = entry.published_at, b = article.dataset.published || article.querySelector("time").getAttribute("datetime");
-    return a > b || (a === b && entry.id > parseInt(article.dataset.id, 10));
+  function publishedAt(node) {
+    return node.dataset.published || node.querySelector("time").getAttribute("datetime");
   }
 
-  // Newest first: walk the list to the first entry older than this one.
-  function placeInList(article, entry) {
-    var node = list.querySelector("article.entry");
-    while (node && !newerThan(entry, node)) node = nextEntry(node);
-    list.insertBefore(article, node || emptyNote);
-  }
-
-  function nextEntry(node) {
-    node = node.nextElementSibling;
-    while (node && !(node.matches && node.matches("article.entry"))) node = node.nextElementSibling;
-    return node;
+  // Newest first: the new node goes before the first entry (or tombstone) older than it.
+  function placeInList(node, published, id) {
+    var next = list.firstElementChild;
+    while (next && next !== emptyNote) {
+      var other = publishedAt(next);
+      if (published > other || (published === other && id > parseInt(next.dataset.id, 10))) break;
+      next = next.nextElementSibling;
+    }
+    list.insertBefore(node, next || emptyNote);
   }
 
   function place(article, entry) {
-    if (entry.pinned) {
-      pinnedBox.appendChild(article);
-    } else {
-      placeInList(article, entry);
-    }
+    if (entry.pinned) pinnedBox.appendChild(article);
+    else placeInList(article, entry.published_at, entry.id);
     refreshBoxes();
   }
 
   function refreshBoxes() {
     pinnedBox.hidden = !pinnedBox.querySelector("article");
-    emptyNote.hidden = !!(list.querySelector("article.entry") || pinnedBox.querySelector("article"));
+    emptyNote.hidden = !!(list.querySelector("article, .tombstone") || pinnedBox.querySelector("article"));
   }
 
   function readerIsAway() {
     return list.getBoundingClientRect().top < 0;
   }
 
+  // Safari has no scroll anchoring: when something above the reader changes, hold still what
+  // they are reading. Where the browser anchors by itself the measured shift is already zero.
+  function keepPosition(moving, change) {
+    if (!readerIsAway()) return change();
+    var anchor = null;
+    var nodes = main.querySelectorAll("#pinned > *, #entries > *, .pager");
+    for (var i = 0; i < nodes.length && !anchor; i++) {
+      if (nodes[i] !== moving && !nodes[i].hidden && nodes[i].getBoundingClientRect().bottom > 0) anchor = nodes[i];
+    }
+    var top = anchor && anchor.getBoundingClientRect().top;
+    change();
+    if (anchor && anchor.isConnected) {
+      var shift = anchor.getBoundingClientRect().top - top;
+      if (shift) window.scrollBy(0, shift);
+    }
+  }
+
   function showWaiting() {
     newButton.hidden = waiting.length === 0;
     newButton.textContent = waiting.length === 1 ? "Show 1 new update" : "Show " + waiting.length + " new updates";
+  }
+
+  function releaseWaiting() {
+    var items = waiting;
+    waiting = [];
+    items.forEach(function (w) { place(w.article, w.entry); });
+    showWaiting();
+    return items;
   }
 
   function summary(entry) {
@@ -143,7 +163,7 @@
       waiting.push({ entry: entry, article: article });
       showWaiting();
     } else {
-      place(article, entry);
+      keepPosition(article, function () { place(article, entry); });
     }
     announce("New update: " + summary(entry));
   }
@@ -158,12 +178,18 @@
     }
     var article = find(entry.id);
     if (!article) {
-      if (entry.pinned) place(build(entry), entry);
+      // An entry from further back than this page shows, pinned now: it belongs on top.
+      if (entry.pinned) {
+        article = build(entry);
+        keepPosition(article, function () { place(article, entry); });
+      }
       return;
     }
-    var wasPinned = article.parentNode === pinnedBox;
-    fill(article, entry);
-    if (wasPinned !== !!entry.pinned) place(article, entry);
+    var moves = (article.parentNode === pinnedBox) !== !!entry.pinned;
+    keepPosition(moves ? article : null, function () {
+      fill(article, entry);
+      if (moves) place(article, entry);
+    });
   }
 
   function onRetracted(data) {
@@ -172,33 +198,39 @@
     showWaiting();
     var article = find(id);
     if (!article) return;
-    if (data.public_note) {
-      var tomb = document.createElement("p");
-      tomb.className = "tombstone";
-      tomb.id = "entry-" + id;
-      tomb.textContent = "This update was retracted. " + data.public_note;
-      article.replaceWith(tomb);
-    } else {
+    keepPosition(article, function () {
       article.remove();
-    }
-    refreshBoxes();
+      if (data.public_note) {
+        var tomb = document.createElement("p");
+        tomb.className = "tombstone";
+        tomb.id = "entry-" + id;
+        tomb.dataset.id = id;
+        tomb.dataset.published = publishedAt(article);
+        tomb.textContent = "This update was retracted. " + data.public_note;
+        // A retracted entry is no longer pinned, so its note sits in the timeline.
+        placeInList(tomb, tomb.dataset.published, id);
+      }
+      refreshBoxes();
+    });
   }
 
   function onBlog(blog) {
+    var ended = blog.status === "ended";
+    document.title = blog.title + (ended ? "" : " — live");
     document.getElementById("blog-title").textContent = blog.title;
     var description = document.getElementById("blog-description");
     description.textContent = blog.description;
     description.hidden = !blog.description;
-    var box = document.getElementById("key-points");
     var points = document.getElementById("key-points-list");
-    points.replaceChildren.apply(points, blog.key_points.map(function (text) {
-      var li = document.createElement("li");
-      li.textContent = text;
-      return li;
-    }));
-    box.hidden = blog.key_points.length === 0;
-    var ended = blog.status === "ended";
-    document.getElementById("ended-banner").hidden = !ended;
+    keepPosition(null, function () {
+      points.replaceChildren.apply(points, blog.key_points.map(function (text) {
+        var li = document.createElement("li");
+        li.textContent = text;
+        return li;
+      }));
+      document.getElementById("key-points").hidden = blog.key_points.length === 0;
+      document.getElementById("ended-banner").hidden = !ended;
+    });
     var badge = document.getElementById("live-badge");
     badge.textContent = ended ? "Ended" : "Live";
     badge.className = "badge badge-" + blog.status;
@@ -218,9 +250,9 @@
     else if (type === "entry-retracted") onRetracted(data);
     else if (type === "blog-updated") onBlog(data.blog);
     else if (type === "blog-ended") {
+      stop(); // before the server closes the stream, so the browser does not reconnect
       onBlog(data.blog);
       announce("This live blog has ended.");
-      stop();
     }
   }
 
@@ -257,20 +289,17 @@
   }
 
   newButton.addEventListener("click", function () {
-    var items = waiting;
-    waiting = [];
-    items.forEach(function (w) { place(w.article, w.entry); });
-    showWaiting();
-    if (items.length) {
-      var newest = items[items.length - 1].article;
-      newest.setAttribute("tabindex", "-1");
-      newest.scrollIntoView({ block: "start" });
-      newest.focus({ preventScroll: true });
-    }
+    var items = releaseWaiting();
+    if (!items.length) return;
+    var newest = items[items.length - 1].article;
+    newest.setAttribute("tabindex", "-1");
+    newest.scrollIntoView({ block: "start" });
+    newest.focus({ preventScroll: true });
   });
 
+  // Back at the top on their own: show what was held, without moving focus or the page.
   window.addEventListener("scroll", function () {
-    if (waiting.length && !readerIsAway()) newButton.click();
+    if (waiting.length && !readerIsAway()) releaseWaiting();
   }, { passive: true });
 
   if (main.dataset.status !== "ended") connect();
