@@ -109,6 +109,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        self.app.state.hub.close_all()  # as a SIGTERM would (see web/server.py)
         self.server.should_exit = True
         self.thread.join(timeout=10)
 

@@ -182,3 +182,30 @@ def test_acknowledged_publish_survives_kill_9(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_sigterm_ends_open_streams_with_a_retry_hint_and_exits_promptly(tmp_path: Path) -> None:
+    """On SIGTERM a reader's stream ends cleanly with a reconnect hint and the server exits fast."""
+    token = make_editor_token(tmp_path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(tmp_path, port)
+    try:
+        httpx.post(
+            f"{base}/api/blogs",
+            json={"slug": "s", "title": "T"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with httpx.stream("GET", f"{base}/api/blogs/s/stream", timeout=10) as response:
+            lines = response.iter_lines()
+            assert next(lines) == "retry: 3000"
+            started = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            rest = list(lines)  # ends when the server closes the stream
+        assert any(line.startswith("retry: ") for line in rest)
+        # uvicorn re-raises the signal once it has shut down cleanly, as servers conventionally do
+        assert server.wait(10) in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < 3
+    finally:
+        if server.poll() is None:
+            server.kill()

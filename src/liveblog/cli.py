@@ -34,21 +34,14 @@ def _service(args: argparse.Namespace) -> Liveblog:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from liveblog.web.app import create_app
+    from liveblog.web.server import serve
 
     settings = _settings(args)
     settings.host = args.host or settings.host
     settings.port = args.port or settings.port
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=3,
-    )
+    serve(app, settings.host, settings.port, args.log_level)
     return 0
 
 

@@ -25,6 +25,7 @@ Fetch = Callable[[int, int, int], list[Event]]
 """(blog_id, after, limit) -> the committed events after `after`, oldest first."""
 
 FETCH_LIMIT = 500
+SHUTTING_DOWN = "server shutting down"
 
 
 class Subscriber:
@@ -68,6 +69,8 @@ class Subscriber:
         if not self.closed:
             self.closed = True
             self.reason = reason
+            self.frames.clear()  # nothing more will be written: free the memory now
+            self.queued = 0
             self.wake.set()
 
     def take(self) -> tuple[bytes, bool]:
@@ -125,10 +128,20 @@ class InProcessHub:
         self.loop = asyncio.get_running_loop()
         self._spawn(self._keepalive())
 
-    async def stop(self) -> None:
+    def close_all(self, reason: str = SHUTTING_DOWN) -> None:
+        """End every reader's stream (they reconnect elsewhere). Safe from any thread."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._close_all, reason)
+
+    def _close_all(self, reason: str) -> None:
         for channel in self.channels.values():
             for sub in list(channel.subscribers):
-                sub.close("server shutting down")
+                sub.close(reason)
+
+    async def stop(self) -> None:
+        self._close_all(SHUTTING_DOWN)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from liveblog.broadcast.memory import InProcessHub, Subscriber
+from liveblog.broadcast.memory import SHUTTING_DOWN, InProcessHub, Subscriber
 from liveblog.domain.errors import LiveblogError
 from liveblog.domain.models import BlogStatus
-from liveblog.render.sse import resync_frame, retry_frame
+from liveblog.render.sse import RETRY_MS, resync_frame, retry_frame
 from liveblog.service import Liveblog
 
 HEADERS = [
@@ -83,6 +84,10 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
         while not end:
             await sub.wake.wait()
             if sub.closed:
+                if sub.reason == SHUTTING_DOWN:
+                    # Spread the reconnects of everyone on this node over a few seconds.
+                    retry = retry_frame(random.randint(500, RETRY_MS))
+                    await send({"type": "http.response.body", "body": retry, "more_body": True})
                 break
             chunk, end = sub.take()
             if chunk:
