@@ -26,9 +26,13 @@ class InvalidInput(LiveblogError):
 
 
 class TooLarge(LiveblogError):
-    """A body or upload is over its limit."""
+    """A body or upload is over its limit; `field` names the field when one field is the cause."""
 
     status = 413
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotAuthenticated(LiveblogError):

@@ -95,7 +95,8 @@ def check_key_points(points: list[str]) -> list[str]:
 def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: names like "America" (a directory) or very long ones reach the filesystem.
         raise InvalidInput("timezone", f"unknown IANA time zone {name!r}") from None
     return name
 
@@ -109,4 +110,6 @@ def check_language(tag: str) -> str:
 def check_body_size(body: str) -> None:
     size = len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
-        raise TooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes of Markdown (got {size})")
+        raise TooLarge(
+            f"body: must be at most {MAX_BODY_BYTES} bytes of Markdown (got {size})", field="body"
+        )

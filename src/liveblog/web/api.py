@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from liveblog.domain.errors import InvalidInput
+from liveblog.domain.errors import InvalidInput, NotFound
 from liveblog.domain.models import User
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.render.jsonview import blog_json, entry_json, iso
@@ -21,47 +23,76 @@ router = APIRouter(prefix="/api")
 Svc = Annotated[Liveblog, Depends(service)]
 Editor = Annotated[User, Depends(current_user)]
 
+# Ids and sequence numbers are stored as signed 64-bit integers; a larger number from a URL
+# cannot name anything, and handing it to the database would fail inside the driver.
+MAX_ID = 2**63 - 1
+_VERSION_RE = re.compile(r'(?:W/)?(?:"([0-9]{1,18})"|([0-9]{1,18}))')
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    # JSON may spell a lone surrogate ("\ud800") that no database can store as UTF-8 text, and
+    # PostgreSQL refuses NUL in text: refuse both here with the field named, not deep in a driver.
+    if _LONE_SURROGATE.search(value):
+        raise ValueError("must be valid Unicode text (it contains a lone surrogate)")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class BlogIn(Strict):
-    slug: str = Field(description="URL name: lowercase letters, digits, hyphens")
-    title: str
-    description: str = ""
-    key_points: list[str] = []
-    language: str = "en"
-    timezone: str = Field("UTC", description="IANA zone the newsroom works in, e.g. Europe/Kyiv")
+    slug: Text = Field(description="URL name: lowercase letters, digits, hyphens")
+    title: Text
+    description: Text = ""
+    key_points: list[Text] = []
+    language: Text = "en"
+    timezone: Text = Field("UTC", description="IANA zone the newsroom works in, e.g. Europe/Kyiv")
 
 
 class BlogPatch(Strict):
-    title: str | None = None
-    description: str | None = None
-    key_points: list[str] | None = None
-    status: str | None = Field(None, description="'ended' ends the blog, 'live' reopens it")
+    title: Text | None = None
+    description: Text | None = None
+    key_points: list[Text] | None = None
+    status: Text | None = Field(None, description="'ended' ends the blog, 'live' reopens it")
 
 
 class EntryIn(Strict):
-    headline: str = ""
-    body: str = Field(description="Markdown; raw HTML is shown as text")
+    headline: Text = ""
+    body: Text = Field(description="Markdown; raw HTML is shown as text")
     pinned: bool = False
     key_event: bool = False
-    status: str = Field("published", description="draft, submitted or published")
+    status: Text = Field("published", description="draft, submitted or published")
 
 
 class EntryPatch(Strict):
-    headline: str | None = None
-    body: str | None = None
+    headline: Text | None = None
+    body: Text | None = None
     pinned: bool | None = None
     key_event: bool | None = None
-    status: str | None = None
-    correction: str | None = Field(None, description="shown to readers as a correction note")
+    status: Text | None = None
+    correction: Text | None = Field(None, description="shown to readers as a correction note")
     version: int | None = Field(None, description="the version you edited (or use If-Match)")
 
 
 class RetractIn(Strict):
-    public_note: str = Field("", description="if given, readers see this note in its place")
+    public_note: Text = Field("", description="if given, readers see this note in its place")
+
+
+def _entry_id(entry_id: int) -> int:
+    """The entry id from the URL; one that cannot exist is simply not found."""
+    if not 0 < entry_id <= MAX_ID:
+        raise NotFound(f"no entry {entry_id} in this blog")
+    return entry_id
+
+
+EntryId = Annotated[int, Depends(_entry_id)]
 
 
 def _entry_response(entry: Any, status: int = 200) -> JSONResponse:
@@ -110,9 +141,11 @@ def list_entries(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     before: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
 ) -> Response:
-    cursor = decode_cursor(before) if before else None
+    cursor = _cursor(before) if before else None
     blog, page = svc.entries(slug, limit, cursor)
-    etag = seq_etag(blog.id, blog.seq)
+    # Each page is its own representation: a validator from one page must not match another.
+    page_key = f"l{limit}" + (f"c{encode_cursor(*cursor)}" if cursor else "")
+    etag = seq_etag(blog.id, blog.seq, page_key)
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
@@ -126,7 +159,7 @@ def list_entries(
 
 @router.get("/blogs/{slug}/entries/{entry_id}", summary="One entry")
 def get_entry(
-    slug: str, entry_id: int, svc: Svc, viewer: Annotated[User | None, Depends(optional_user)]
+    slug: str, entry_id: EntryId, svc: Svc, viewer: Annotated[User | None, Depends(optional_user)]
 ) -> JSONResponse:
     return _entry_response(svc.entry(slug, entry_id, viewer))
 
@@ -134,7 +167,7 @@ def get_entry(
 @router.patch("/blogs/{slug}/entries/{entry_id}", summary="Edit an entry (needs its version)")
 def patch_entry(
     slug: str,
-    entry_id: int,
+    entry_id: EntryId,
     payload: EntryPatch,
     user: Editor,
     svc: Svc,
@@ -150,13 +183,18 @@ def patch_entry(
 
 
 @router.get("/blogs/{slug}/entries/{entry_id}/revisions", summary="Every stored revision")
-def list_revisions(slug: str, entry_id: int, user: Editor, svc: Svc) -> dict[str, Any]:
+def list_revisions(slug: str, entry_id: EntryId, user: Editor, svc: Svc) -> dict[str, Any]:
     revisions = svc.revisions(user, slug, entry_id)
     return {
         "revisions": [
             {
-                "version": r.version, "headline": r.headline, "body": r.body, "html": r.html,
-                "correction": r.correction, "editor": r.editor, "created_at": iso(r.created_at),
+                "version": r.version,
+                "headline": r.headline,
+                "body": r.body,
+                "html": r.html,
+                "correction": r.correction,
+                "editor": r.editor,
+                "created_at": iso(r.created_at),
             }
             for r in revisions
         ]
@@ -166,7 +204,7 @@ def list_revisions(slug: str, entry_id: int, user: Editor, svc: Svc) -> dict[str
 @router.delete("/blogs/{slug}/entries/{entry_id}", status_code=204, summary="Retract an entry")
 def retract_entry(
     slug: str,
-    entry_id: int,
+    entry_id: EntryId,
     user: Editor,
     svc: Svc,
     payload: Annotated[RetractIn | None, Body()] = None,
@@ -180,7 +218,7 @@ def list_events(
     slug: str,
     request: Request,
     svc: Svc,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = MAX_EVENTS,
 ) -> Response:
     blog, events = svc.events(slug, after, limit)
@@ -194,7 +232,9 @@ def list_events(
         f'"data":{e.data}}}'
         for e in events
     )
-    next_after = events[-1].seq if events else after
+    # A client ahead of the log (a seq from another blog, a restored database) is told where the
+    # log really ends, so its next poll gets the events it would otherwise wait for forever.
+    next_after = events[-1].seq if events else min(after, blog.seq)
     body = f'{{"events":[{items}],"next":{next_after},"seq":{blog.seq}}}'
     return Response(
         body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
@@ -202,10 +242,15 @@ def list_events(
 
 
 def _parse_if_match(value: str) -> int:
-    text = value.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
+    """The version in an If-Match header: `"3"`, `W/"3"` or a bare `3`."""
+    match = _VERSION_RE.fullmatch(value.strip())
+    if match is None:
         raise InvalidInput("If-Match", 'must be the entry version in quotes, e.g. "3"')
-    return int(text)
+    return int(match.group(1) or match.group(2))
+
+
+def _cursor(before: str) -> tuple[datetime, int]:
+    moment, entry_id = decode_cursor(before)
+    if not 0 < entry_id <= MAX_ID:
+        raise InvalidInput("before", "not a cursor this API returned")
+    return moment, entry_id

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from liveblog.domain.errors import Gone, InvalidInput, LiveblogError, VersionConflict
+from liveblog.domain.errors import Gone, LiveblogError, VersionConflict
 from liveblog.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,9 @@ def error_response(request: Request, status: int, message: str, **extra: Any) ->
 async def on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LiveblogError)
     extra: dict[str, Any] = {}
-    if isinstance(exc, InvalidInput):
-        extra["field"] = exc.field
+    field = getattr(exc, "field", None)
+    if field is not None:
+        extra["field"] = field
     if isinstance(exc, Gone):
         extra["public_note"] = exc.public_note
     if isinstance(exc, VersionConflict):
@@ -46,14 +47,31 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        problems.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    problems = [_problem(err) for err in exc.errors()]
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     return error_response(
         request, 422, f"{first['field']}: {first['message']}", field=first["field"], errors=problems
     )
+
+
+def _problem(err: dict[str, Any]) -> dict[str, str]:
+    """One validation failure as {field, message}, worded for the person who sent the request."""
+    kind = err.get("type")
+    if kind == "json_invalid":
+        # FastAPI puts the character offset where a field name would go.
+        where = [p for p in err.get("loc", ()) if isinstance(p, int)]
+        at = f" (at character {where[0]})" if where else ""
+        reason = (err.get("ctx") or {}).get("error", "")
+        detail = f": {reason}" if reason else ""
+        return {"field": "body", "message": f"is not valid JSON{detail}{at}"}
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or "body"
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if kind == "model_attributes_type" and field == "body":
+        message = "must be a JSON object sent with 'Content-Type: application/json'"
+    elif kind == "missing" and field == "body":
+        message = "a JSON object is required"
+    return {"field": field, "message": message}
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:

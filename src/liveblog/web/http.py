@@ -12,7 +12,12 @@ def seq_etag(blog_id: int, seq: int, variant: str = "") -> str:
 
 
 def not_modified(request: Request, etag: str) -> Response | None:
+    """A 304 when If-None-Match names this validator (weak comparison, RFC 9110 13.1.2)."""
     candidates = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
-    if etag in candidates or "*" in candidates:
+    if "*" in candidates or _opaque(etag) in {_opaque(t) for t in candidates}:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return None
+
+
+def _opaque(tag: str) -> str:
+    return tag.removeprefix("W/")
