@@ -20,6 +20,7 @@ from liveblog.service import Liveblog
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
 from liveblog.web.app import create_app
+from liveblog.web.server import make_config
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -84,13 +85,8 @@ class LiveServer:
         self.app = create_app(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
+        config = make_config(self.app, "127.0.0.1", self.port, "warning")
+        config.timeout_graceful_shutdown = 1
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

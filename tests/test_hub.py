@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from liveblog.broadcast.channel import Channel
 from liveblog.broadcast.memory import InProcessHub
+from liveblog.broadcast.queued import QueuedReader
 from liveblog.domain.events import Event, EventType
+from liveblog.domain.models import Blog, BlogStatus
 
 
 def event(seq: int, body: str = "x", kind: EventType = EventType.ENTRY_PUBLISHED) -> Event:
@@ -30,6 +33,28 @@ class Log:
         return [e for e in self.events if e.seq > after][:limit]
 
 
+def subscribe(hub: InProcessHub, after: int = 0) -> tuple[QueuedReader, Channel]:
+    """A reader of blog 1 who has seen events up to `after`; the store said seq was 0."""
+    now = datetime.now(UTC)
+    blog = Blog(
+        id=1,
+        slug="b",
+        title="t",
+        description="",
+        key_points=[],
+        language="en",
+        timezone="UTC",
+        status=BlogStatus.LIVE,
+        seq=0,
+        created_at=now,
+        updated_at=now,
+    )
+    channel = hub.channel(blog)
+    reader = QueuedReader(after, hub.buffer_limit)
+    hub.attach(channel, reader)
+    return reader, channel
+
+
 def ids(chunk: bytes) -> list[int]:
     return [int(line[4:]) for line in chunk.split(b"\n") if line.startswith(b"id: ")]
 
@@ -47,7 +72,7 @@ def test_out_of_order_notifications_are_delivered_in_order() -> None:
     async def scenario() -> list[int]:
         hub = InProcessHub(log.fetch)
         await hub.start()
-        sub, _ = hub.subscribe(1, log_seq=0, after=0)
+        sub, _ = subscribe(hub)
         await asyncio.sleep(0.05)  # let the subscribe-time log check finish
         log.events += [event(1), event(2), event(3)]
         hub.publish(1, [event(1)])
@@ -71,7 +96,7 @@ def test_lost_notification_is_repaired_from_the_log() -> None:
     async def scenario() -> list[int]:
         hub = InProcessHub(log.fetch)
         await hub.start()
-        sub, _ = hub.subscribe(1, log_seq=0, after=0)
+        sub, _ = subscribe(hub)
         await asyncio.sleep(0.05)
         log.events += [event(1), event(2)]
         hub.publish(1, [event(2)])  # 1 was never announced
@@ -93,7 +118,7 @@ def test_event_committed_while_subscribing_is_not_missed() -> None:
         hub = InProcessHub(log.fetch)
         await hub.start()
         hub.publish(1, [event(1)])  # no channel yet: the hub drops it
-        sub, _ = hub.subscribe(1, log_seq=0, after=0)  # the reader read seq 0 a moment ago
+        sub, _ = subscribe(hub)  # the reader read seq 0 a moment ago
         got = await drain(sub)
         await hub.stop()
         return got
@@ -108,8 +133,8 @@ def test_slow_reader_is_cut_off_without_blocking_others() -> None:
     async def scenario() -> tuple[bool, str, list[int]]:
         hub = InProcessHub(log.fetch, buffer_limit=2_000)
         await hub.start()
-        slow, _ = hub.subscribe(1, log_seq=0, after=0)
-        fast, _ = hub.subscribe(1, log_seq=0, after=0)
+        slow, _ = subscribe(hub)
+        fast, _ = subscribe(hub)
         await asyncio.sleep(0.05)
         got: list[int] = []
         for seq in range(1, 41):
@@ -131,7 +156,7 @@ def test_frame_is_encoded_once_and_shared() -> None:
     async def scenario() -> bool:
         hub = InProcessHub(log.fetch)
         await hub.start()
-        subs = [hub.subscribe(1, log_seq=0, after=0)[0] for _ in range(3)]
+        subs = [subscribe(hub)[0] for _ in range(3)]
         await asyncio.sleep(0.05)
         log.events.append(event(1))
         hub.publish(1, [log.events[0]])
@@ -151,7 +176,7 @@ def test_retraction_empties_the_replay_cache() -> None:
     async def scenario() -> list[bytes]:
         hub = InProcessHub(log.fetch)
         await hub.start()
-        _, channel = hub.subscribe(1, log_seq=0, after=0)
+        _, channel = subscribe(hub)
         await asyncio.sleep(0.05)
         log.events.append(event(1, "SECRET"))
         hub.publish(1, [log.events[0]])

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import LiveServer, Tokens, auth
 from sse import frames, take
 
 SLUG = "election-night"
+
+
+@pytest.fixture(params=["fast", "asgi"])
+def live(
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Path, team: object
+) -> Iterator[LiveServer]:
+    """Every test here runs against both stream paths: the lean one `liveblog serve` uses for
+    fresh connections (web/fastpath.py) and the portable ASGI one (web/stream.py)."""
+    server = LiveServer(db_url, tmp_path, fast_stream=request.param == "fast").start()
+    yield server
+    server.stop()
+
+
+@contextmanager
+def stream(
+    http: httpx.Client, path: str, headers: dict[str, str] | None = None
+) -> Iterator[httpx.Response]:
+    """GET a stream on a new connection (as EventSource usually does), with the client's base
+    URL and no pooled keep-alive connection that would bypass the lean path."""
+    with (
+        httpx.Client(base_url=http.base_url, timeout=10) as fresh,
+        fresh.stream("GET", path, headers=headers) as response,
+    ):
+        yield response
+
+
 STREAM = f"/api/blogs/{SLUG}/stream"
 
 
@@ -23,7 +52,7 @@ def test_published_entry_arrives_on_open_stream(
     http: httpx.Client, tokens: Tokens, blog: dict
 ) -> None:
     """A reader connected to the stream receives an entry published afterwards, with its html."""
-    with http.stream("GET", STREAM) as response:
+    with stream(http, STREAM) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         entry = publish(http, tokens.editor, "Turnout is *high*")
         (frame,) = take(response, 1)
@@ -37,14 +66,14 @@ def test_reconnect_with_last_event_id_replays_exactly_the_missed_events(
     http: httpx.Client, tokens: Tokens, blog: dict
 ) -> None:
     """A reader who drops after event 2 and returns with Last-Event-ID: 2 gets 3..6 once each."""
-    with http.stream("GET", STREAM) as response:
+    with stream(http, STREAM) as response:
         publish(http, tokens.editor, "one")
         publish(http, tokens.editor, "two")
         seen = take(response, 2)
     assert [f.id for f in seen] == [1, 2]
     for body in ("three", "four", "five"):
         publish(http, tokens.editor, body)
-    with http.stream("GET", STREAM, headers={"Last-Event-ID": "2"}) as response:
+    with stream(http, STREAM, headers={"Last-Event-ID": "2"}) as response:
         replayed = take(response, 3)
         publish(http, tokens.editor, "six")
         (live,) = take(response, 1)
@@ -59,11 +88,9 @@ def test_query_parameter_sets_the_start_and_the_header_wins(
     """?last_event_id=N starts after N, but a browser's Last-Event-ID header overrides it."""
     for body in ("a", "b", "c"):
         publish(http, tokens.editor, body)
-    with http.stream("GET", STREAM + "?last_event_id=1") as response:
+    with stream(http, STREAM + "?last_event_id=1") as response:
         assert [f.id for f in take(response, 2)] == [2, 3]
-    with http.stream(
-        "GET", STREAM + "?last_event_id=0", headers={"Last-Event-ID": "2"}
-    ) as response:
+    with stream(http, STREAM + "?last_event_id=0", headers={"Last-Event-ID": "2"}) as response:
         assert [f.id for f in take(response, 1)] == [3]
 
 
@@ -75,11 +102,11 @@ def test_replay_survives_a_server_restart(
         for body in ("before restart 1", "before restart 2"):
             publish(http, tokens.editor, body)
     live.stop()
-    second = LiveServer(db_url, tmp_path).start()
+    second = LiveServer(db_url, tmp_path, fast_stream=live.app.state.settings.fast_stream).start()
     try:
         with (
             httpx.Client(base_url=second.url) as http,
-            http.stream("GET", STREAM, headers={"Last-Event-ID": "0"}) as response,
+            stream(http, STREAM, headers={"Last-Event-ID": "0"}) as response,
         ):
             got = take(response, 2)
         assert [f.json["entry"]["body"] for f in got] == ["before restart 1", "before restart 2"]
@@ -93,7 +120,7 @@ def test_unusable_position_gets_a_resync_event(
     """A Last-Event-ID that is not a number, or is ahead of the log, tells the page to reload."""
     publish(http, tokens.editor, "only one")
     for bad in ("abc", "99", "-1", "1.5"):
-        with http.stream("GET", STREAM, headers={"Last-Event-ID": bad}) as response:
+        with stream(http, STREAM, headers={"Last-Event-ID": bad}) as response:
             got = [f for f in frames(response) if f.event]
         assert [f.event for f in got] == ["resync"], bad
         assert got[0].json["seq"] == 1
@@ -104,7 +131,7 @@ def test_retraction_and_blog_end_arrive_and_the_stream_closes(
 ) -> None:
     """Readers see a retraction, then the blog's end, after which the server closes the stream."""
     entry = publish(http, tokens.editor, "to be withdrawn")
-    with http.stream("GET", STREAM) as response:
+    with stream(http, STREAM) as response:
         r = http.request(
             "DELETE",
             f"/api/blogs/{SLUG}/entries/{entry['id']}",
@@ -127,8 +154,9 @@ def test_ended_blog_tells_an_up_to_date_reader_to_stop(
     """After the end a caught-up reconnect gets 204 (EventSource stops); a lagging one the rest."""
     publish(http, tokens.editor, "last words")
     http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
-    assert http.get(STREAM, headers={"Last-Event-ID": "2"}).status_code == 204
-    with http.stream("GET", STREAM, headers={"Last-Event-ID": "0"}) as response:
+    with stream(http, STREAM, headers={"Last-Event-ID": "2"}) as caught_up:
+        assert caught_up.status_code == 204
+    with stream(http, STREAM, headers={"Last-Event-ID": "0"}) as response:
         got = [f for f in frames(response) if f.event]
     assert [f.event for f in got] == ["entry-published", "blog-ended"]
 
@@ -139,7 +167,7 @@ def test_pin_moves_in_one_step_as_two_updates(
     """Pinning a second entry unpins the first; readers get both changes as consecutive updates."""
     first = publish(http, tokens.editor, "first", pinned=True)
     second = publish(http, tokens.editor, "second")
-    with http.stream("GET", STREAM) as response:
+    with stream(http, STREAM) as response:
         r = http.patch(
             f"/api/blogs/{SLUG}/entries/{second['id']}",
             json={"pinned": True},
@@ -164,7 +192,7 @@ def test_drafts_never_enter_the_stream(http: httpx.Client, tokens: Tokens, blog:
     assert r.status_code == 201, r.text
     draft = r.json()
     assert http.get(f"/api/blogs/{SLUG}").json()["seq"] == 0
-    with http.stream("GET", STREAM) as response:
+    with stream(http, STREAM) as response:
         r = http.patch(
             f"/api/blogs/{SLUG}/entries/{draft['id']}",
             json={"status": "published", "version": 1},
@@ -179,17 +207,18 @@ def test_drafts_never_enter_the_stream(http: httpx.Client, tokens: Tokens, blog:
     )
 
 
+@pytest.mark.parametrize("mode", ["fast", "asgi"])
 def test_keepalive_comments_flow_on_an_idle_stream(
-    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+    mode: str, db_url: str, tmp_path: Path, team: object, tokens: Tokens
 ) -> None:
     """An idle stream carries comment lines so proxies and phones keep the connection open."""
-    server = LiveServer(db_url, tmp_path, keepalive_seconds=0.2).start()
+    server = LiveServer(db_url, tmp_path, keepalive_seconds=0.2, fast_stream=mode == "fast").start()
     try:
         with httpx.Client(base_url=server.url) as http:
             http.post(
                 "/api/blogs", json={"slug": SLUG, "title": "Quiet"}, headers=auth(tokens.editor)
             )
-            with http.stream("GET", STREAM) as response:
+            with stream(http, STREAM) as response:
                 for frame in frames(response):
                     if frame.comment:
                         break

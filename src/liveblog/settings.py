@@ -17,6 +17,10 @@ class Settings:
     port: int = field(default_factory=lambda: int(os.environ.get("LIVEBLOG_PORT", "8000")))
     max_request_bytes: int = 1024 * 1024
     reader_buffer_bytes: int = 256 * 1024
+    stall_seconds: float = 30.0
+    fast_stream: bool = field(
+        default_factory=lambda: os.environ.get("LIVEBLOG_FAST_STREAM", "1") not in ("0", "false")
+    )
     keepalive_seconds: float = field(
         default_factory=lambda: float(os.environ.get("LIVEBLOG_KEEPALIVE_SECONDS", "15"))
     )

@@ -1,4 +1,5 @@
-"""The in-process hub: one channel per blog, each event encoded once, bounded buffers per reader.
+"""The in-process hub: one channel per blog, each event encoded once and handed to every
+reader connection (sink) of that blog.
 
 Events arrive from any thread after commit (`publish`) and are handled on the event loop. A
 channel keeps the last `seq` it fanned out; an event that leaves a gap (a concurrent commit
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from liveblog.broadcast.channel import Channel, Sink
 from liveblog.domain.events import Event, EventType
-from liveblog.render.sse import KEEPALIVE, event_frame
+from liveblog.domain.models import Blog, BlogStatus
+from liveblog.render.sse import event_frame
 
 log = logging.getLogger(__name__)
 
@@ -26,85 +28,7 @@ Fetch = Callable[[int, int, int], list[Event]]
 
 FETCH_LIMIT = 500
 SHUTTING_DOWN = "server shutting down"
-
-
-class Subscriber:
-    """One reader's stream: a bounded queue of (seq, frame) and a flag for the writer task."""
-
-    __slots__ = (
-        "blog_id",
-        "closed",
-        "final",
-        "frames",
-        "last_seq",
-        "limit",
-        "queued",
-        "reason",
-        "wake",
-    )
-
-    def __init__(self, blog_id: int, after: int, limit: int) -> None:
-        self.blog_id = blog_id
-        self.last_seq = after
-        self.limit = limit
-        self.frames: deque[tuple[int, bytes, bool]] = deque()
-        self.queued = 0
-        self.wake = asyncio.Event()
-        self.closed = False
-        self.final = False
-        self.reason = ""
-
-    def offer(self, seq: int, frame: bytes, final: bool = False) -> None:
-        if self.closed:
-            return
-        if self.queued + len(frame) > self.limit:
-            # Never block the hub on one slow reader: drop it; it resumes from Last-Event-ID.
-            self.close("buffer full")
-            return
-        self.frames.append((seq, frame, final))
-        self.queued += len(frame)
-        self.wake.set()
-
-    def close(self, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
-            self.reason = reason
-            self.frames.clear()  # nothing more will be written: free the memory now
-            self.queued = 0
-            self.wake.set()
-
-    def take(self) -> tuple[bytes, bool]:
-        """Everything queued as one write, skipping what replay already sent; and whether the
-        stream must end after it (the blog ended)."""
-        parts = []
-        end = False
-        while self.frames:
-            seq, frame, final = self.frames.popleft()
-            self.queued -= len(frame)
-            if seq and seq <= self.last_seq:
-                continue  # already delivered by replay
-            if seq:
-                self.last_seq = seq
-            parts.append(frame)
-            if final:
-                end = True
-                break
-        self.wake.clear()
-        return b"".join(parts), end
-
-
-@dataclass(eq=False)
-class Channel:
-    blog_id: int
-    seq: int
-    subscribers: set[Subscriber] = field(default_factory=set)
-    # Recently fanned-out frames, for cheap replay to reconnecting readers. They cover the
-    # events (floor, seq]; older replays read the log.
-    recent: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=1024))
-    floor: int = 0
-    pending: dict[int, Event] = field(default_factory=dict)
-    repairing: bool = False
-    check_log: bool = False
+TICK_SECONDS = 5.0
 
 
 class InProcessHub:
@@ -114,11 +38,14 @@ class InProcessHub:
         *,
         buffer_limit: int = 256 * 1024,
         keepalive_seconds: float = 15.0,
+        stall_seconds: float = 30.0,
     ) -> None:
         self.fetch = fetch
         self.buffer_limit = buffer_limit
         self.keepalive_seconds = keepalive_seconds
+        self.stall_seconds = stall_seconds
         self.channels: dict[int, Channel] = {}
+        self.by_slug: dict[str, Channel] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -126,7 +53,7 @@ class InProcessHub:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self._spawn(self._keepalive())
+        self._spawn(self._ticker())
 
     def close_all(self, reason: str = SHUTTING_DOWN) -> None:
         """End every reader's stream (they reconnect elsewhere). Safe from any thread."""
@@ -137,8 +64,8 @@ class InProcessHub:
 
     def _close_all(self, reason: str) -> None:
         for channel in self.channels.values():
-            for sub in list(channel.subscribers):
-                sub.close(reason)
+            for sink in list(channel.subscribers):
+                sink.close(reason)
 
     async def stop(self) -> None:
         self._close_all(SHUTTING_DOWN)
@@ -147,6 +74,10 @@ class InProcessHub:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a coroutine the hub owns (cancelled on stop)."""
+        self._spawn(coro)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -182,19 +113,23 @@ class InProcessHub:
                 self._repair(channel)
 
     def _fan_out(self, channel: Channel, event: Event) -> None:
-        frame = event_frame(event)  # the one encoding every subscriber shares
-        channel.seq = event.seq
-        if event.type is EventType.ENTRY_RETRACTED:
+        frame = event_frame(event)  # the one encoding every reader shares
+        seq = event.seq
+        channel.seq = seq
+        kind = event.type
+        if kind is EventType.ENTRY_RETRACTED:
             # Cached frames may hold the retracted text: forget them, replay from the
             # (already redacted) log instead.
             channel.recent.clear()
-            channel.floor = event.seq - 1
-        channel.recent.append((event.seq, frame))
+            channel.floor = seq - 1
+        elif kind is EventType.BLOG_ENDED or kind is EventType.BLOG_UPDATED:
+            channel.ended = json.loads(event.data)["blog"]["status"] == BlogStatus.ENDED.value
+        channel.recent.append((seq, frame))
         if len(channel.recent) == channel.recent.maxlen:
             channel.floor = channel.recent[0][0] - 1
-        final = event.type is EventType.BLOG_ENDED
-        for sub in channel.subscribers:
-            sub.offer(event.seq, frame, final)
+        final = kind is EventType.BLOG_ENDED
+        for sink in channel.subscribers:
+            sink.deliver(seq, frame, final)
 
     def _repair(self, channel: Channel) -> None:
         if not channel.repairing:
@@ -229,38 +164,44 @@ class InProcessHub:
         finally:
             channel.repairing = False
 
-    # --- subscribing (on the loop) ----------------------------------------------------------
+    # --- readers (on the loop) --------------------------------------------------------------
 
-    def subscribe(self, blog_id: int, log_seq: int, after: int) -> tuple[Subscriber, Channel]:
-        """Register a reader who has seen events up to `after`; `log_seq` is the blog's seq as
-        just read from the store. Frames after the channel's seq queue up from now on."""
-        channel = self.channels.get(blog_id)
+    def cached_channel(self, slug: str) -> Channel | None:
+        """The channel of a blog some reader already opened: no database read needed."""
+        return self.by_slug.get(slug)
+
+    def channel(self, blog: Blog) -> Channel:
+        """The blog's channel, created from the blog as just read from the store."""
+        channel = self.channels.get(blog.id)
         if channel is None:
-            channel = Channel(blog_id=blog_id, seq=log_seq, floor=log_seq)
-            self.channels[blog_id] = channel
-            # An event committed between our read and now was dropped (no channel yet):
-            # one look at the log closes that window.
+            channel = Channel(
+                blog_id=blog.id,
+                slug=blog.slug,
+                seq=blog.seq,
+                floor=blog.seq,
+                ended=blog.status is BlogStatus.ENDED,
+            )
+            self.channels[blog.id] = channel
+            self.by_slug[blog.slug] = channel
+            # An event committed between that read and now was dropped (no channel yet):
+            # one look at the log closes the window.
             channel.check_log = True
             self._repair(channel)
-        sub = Subscriber(blog_id, after, self.buffer_limit)
-        channel.subscribers.add(sub)
-        return sub, channel
+        return channel
 
-    def unsubscribe(self, sub: Subscriber) -> None:
-        channel = self.channels.get(sub.blog_id)
-        if channel is not None:
-            channel.subscribers.discard(sub)
+    def attach(self, channel: Channel, sink: Sink) -> None:
+        channel.subscribers.add(sink)
+
+    def detach(self, channel: Channel, sink: Sink) -> None:
+        channel.subscribers.discard(sink)
 
     async def replay(self, channel: Channel, after: int) -> tuple[list[bytes], int]:
         """Frames for (after, channel.seq] as known when called, and the seq of the last one:
-        from memory if recent enough, else from the log in pages. The caller writes them
-        before draining the subscriber's queue (which skips anything replay covered)."""
+        from memory if recent enough, else from the log in pages."""
         upto = channel.seq
-        if after >= upto:
-            return [], after
-        if after >= channel.floor:
-            picked = [(seq, frame) for seq, frame in channel.recent if after < seq <= upto]
-            return [frame for _, frame in picked], (picked[-1][0] if picked else after)
+        cached = channel.recent_after(after)
+        if cached is not None:
+            return cached
         frames: list[bytes] = []
         cursor = after
         while cursor < upto:
@@ -277,13 +218,19 @@ class InProcessHub:
     def reader_count(self) -> int:
         return sum(len(c.subscribers) for c in self.channels.values())
 
-    # --- keep-alives ------------------------------------------------------------------------
+    # --- keep-alives and stalled readers ----------------------------------------------------
 
-    async def _keepalive(self) -> None:
-        # One timer for all readers: proxies and phones drop silent connections.
+    async def _ticker(self) -> None:
+        # One timer for all readers: keep-alives (proxies and phones drop silent connections)
+        # and cutting off readers whose socket has not drained for `stall_seconds`.
+        assert self.loop is not None
+        last_keepalive = self.loop.time()
         while True:
-            await asyncio.sleep(self.keepalive_seconds)
+            await asyncio.sleep(min(TICK_SECONDS, self.keepalive_seconds))
+            now = self.loop.time()
+            keepalive = now - last_keepalive >= self.keepalive_seconds - 0.01
+            if keepalive:
+                last_keepalive = now
             for channel in self.channels.values():
-                for sub in channel.subscribers:
-                    if not sub.frames:
-                        sub.offer(0, KEEPALIVE)
+                for sink in list(channel.subscribers):
+                    sink.tick(now, keepalive)

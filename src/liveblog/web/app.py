@@ -16,7 +16,7 @@ from liveblog.domain.events import Event
 from liveblog.service import Liveblog
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
-from liveblog.web import api, errors, reader
+from liveblog.web import api, errors, fastpath, reader
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.security import SecurityHeaders
@@ -30,11 +30,15 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     store = store or SqlStore(settings.resolved_database_url())
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         store.migrate()
         await hub.start()
+        # The server's protocol (web/fastpath.py) finds the hub in the lifespan state.
+        state: dict[str, object] = {}
+        if settings.fast_stream:
+            state = {fastpath.HUB_KEY: hub, fastpath.SERVICE_KEY: svc}
         try:
-            yield
+            yield state
         finally:
             await hub.stop()
             store.close()
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         fetch,
         buffer_limit=settings.reader_buffer_bytes,
         keepalive_seconds=settings.keepalive_seconds,
+        stall_seconds=settings.stall_seconds,
     )
     svc = Liveblog(store, hub)
     app.state.settings = settings

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import resource
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
 from liveblog.broadcast.memory import InProcessHub
+from liveblog.web.fastpath import LiveblogHttpProtocol
 
 
 class LiveblogServer(uvicorn.Server):
@@ -24,8 +26,28 @@ class LiveblogServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5
+def make_config(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        # Our protocol: uvicorn's, plus the hand-over of stream connections to the hub.
+        http=LiveblogHttpProtocol,
+        # Every open stream is a connection; uvicorn keeps no cap of its own by default, and
+        # the process's file limit is the real ceiling, raised at start where allowed.
+        backlog=4096,
     )
-    LiveblogServer(config, app.state.hub).run()
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    raise_file_limit()
+    LiveblogServer(make_config(app, host, port, log_level), app.state.hub).run()
+
+
+def raise_file_limit() -> None:
+    """Each reader holds a socket: lift the soft open-files limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -1,0 +1,51 @@
+"""A blog's channel in the hub, and the contract every reader connection (a sink) keeps."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from liveblog.domain.events import Event
+
+RECENT_FRAMES = 1024
+
+
+class Sink(Protocol):
+    """A reader connection as the hub sees it. `deliver` runs in the fan-out loop, once per
+    reader per event, so it must be cheap, must never block, and must not detach itself from
+    the channel synchronously (a closed connection detaches on its own later)."""
+
+    def deliver(self, seq: int, frame: bytes, final: bool) -> None: ...
+
+    def tick(self, now: float, keepalive: bool) -> None:
+        """Called every few seconds: send a keep-alive if asked; cut off a stalled reader."""
+        ...
+
+    def close(self, reason: str) -> None: ...
+
+
+@dataclass(eq=False)
+class Channel:
+    blog_id: int
+    slug: str
+    seq: int
+    """The last event fanned out; readers attached now get every event after it live."""
+    ended: bool = False
+    subscribers: set[Sink] = field(default_factory=set)
+    recent: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
+    """Recently fanned-out frames for cheap replay; they cover the events (floor, seq]."""
+    floor: int = 0
+    pending: dict[int, Event] = field(default_factory=dict)
+    repairing: bool = False
+    check_log: bool = False
+
+    def recent_after(self, after: int) -> tuple[list[bytes], int] | None:
+        """Frames for (after, seq] from memory, and the last one's seq; None when memory does
+        not reach back that far (the caller reads the log instead)."""
+        if after >= self.seq:
+            return [], after
+        if after < self.floor:
+            return None
+        picked = [(seq, frame) for seq, frame in self.recent if seq > after]
+        return [frame for _, frame in picked], (picked[-1][0] if picked else after)
