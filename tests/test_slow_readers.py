@@ -1,0 +1,89 @@
+"""Readers that stop reading are cut off and never hold back the others (lean stream path)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+from conftest import LiveServer, Tokens, auth
+from sse import take
+
+SLUG = "storm"
+
+
+def raw_reader(url: str) -> socket.socket:
+    """A reader that sends the request and then never reads: a tiny receive window, so the
+    server's own buffers are what fill up."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET /api/blogs/{SLUG}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def was_cut_off(sock: socket.socket) -> bool:
+    """Drain what the kernel holds; a cut-off reader then sees a reset or the end of stream."""
+    sock.settimeout(2)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def start(db_url: str, tmp_path: Path, **settings: object) -> LiveServer:
+    return LiveServer(db_url, tmp_path, **settings).start()
+
+
+def test_reader_over_the_buffer_limit_is_cut_off_others_get_everything(
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+) -> None:
+    """Once 64 KiB are unsent to a stalled reader it is disconnected; a reading one misses nothing."""
+    server = start(db_url, tmp_path, reader_buffer_bytes=64 * 1024)
+    try:
+        with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
+            http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
+            stalled = raw_reader(server.url)
+            with (
+                httpx.Client(base_url=server.url, timeout=10) as fresh,
+                fresh.stream("GET", f"/api/blogs/{SLUG}/stream") as healthy,
+            ):
+                time.sleep(0.2)
+                body = "word " * 8_000  # ~40 KB of Markdown, ~80 KB per frame with its html
+                got = []
+                for _ in range(12):  # the healthy reader reads as entries come
+                    r = http.post(f"/api/blogs/{SLUG}/entries", json={"body": body})
+                    assert r.status_code == 201
+                    got += take(healthy, 1)
+            assert [f.id for f in got] == list(range(1, 13))
+            assert was_cut_off(stalled)
+    finally:
+        server.stop()
+
+
+def test_reader_whose_socket_never_drains_is_cut_off_after_the_stall_time(
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+) -> None:
+    """A reader with little unsent data but no progress for the stall time is disconnected."""
+    server = start(db_url, tmp_path, stall_seconds=0.5, keepalive_seconds=0.2)
+    try:
+        with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
+            http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
+            stalled = raw_reader(server.url)
+            time.sleep(0.2)
+            body = "word " * 4_000  # well under the 256 KiB limit in total
+            for _ in range(3):
+                http.post(f"/api/blogs/{SLUG}/entries", json={"body": body})
+            deadline = time.monotonic() + 5
+            while server.app.state.hub.reader_count() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert server.app.state.hub.reader_count() == 0
+            assert was_cut_off(stalled)
+    finally:
+        server.stop()
