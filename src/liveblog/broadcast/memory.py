@@ -189,6 +189,15 @@ class InProcessHub:
             self._repair(channel)
         return channel
 
+    def observe(self, blog: Blog) -> Channel:
+        """Note the blog's seq as the store just reported it. A hub behind it (a write made by
+        another process, such as the CLI) catches up from the log and tells its readers."""
+        channel = self.channel(blog)
+        if blog.seq > channel.seq and not channel.repairing:
+            channel.check_log = True
+            self._repair(channel)
+        return channel
+
     def attach(self, channel: Channel, sink: Sink) -> None:
         channel.subscribers.add(sink)
 

@@ -79,6 +79,8 @@ entries = Table(
     Column("public_note", Text, nullable=True),
     Column("retracted_at", DateTime(timezone=True), nullable=True),
     Index("ix_entries_blog_published", "blog_id", "status", "published_at", "id"),
+    Index("ix_entries_timeline", "blog_id", "published_at", "id"),
+    Index("ix_entries_pinned", "blog_id", "pinned"),
 )
 
 entry_revisions = Table(

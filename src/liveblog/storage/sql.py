@@ -226,11 +226,16 @@ class SqlTx:
     ) -> list[Entry]:
         visible = entries.c.status == EntryStatus.PUBLISHED.value
         if tombstones:
-            visible = or_(
-                visible,
-                and_(
-                    entries.c.status == EntryStatus.RETRACTED.value,
-                    entries.c.public_note.is_not(None),
+            # Walk the (blog_id, published_at, id) index newest first and filter as we go: the
+            # page's cost stays flat however many entries the blog has.
+            visible = and_(
+                entries.c.published_at.is_not(None),
+                or_(
+                    visible,
+                    and_(
+                        entries.c.status == EntryStatus.RETRACTED.value,
+                        entries.c.public_note.is_not(None),
+                    ),
                 ),
             )
         query = _entry_select().where(entries.c.blog_id == blog_id, visible)

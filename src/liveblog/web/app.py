@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         # The server's protocol (web/fastpath.py) finds the hub in the lifespan state.
         state: dict[str, object] = {}
         if settings.fast_stream:
-            state = {fastpath.HUB_KEY: hub, fastpath.SERVICE_KEY: svc}
+            state = {fastpath.HUB_KEY: hub, fastpath.SERVICE_KEY: svc, fastpath.PAGES_KEY: pages}
         try:
             yield state
         finally:
@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.state.store = store
     app.state.hub = hub
     app.state.service = svc
-    app.state.page_cache = PageCache()
+    pages = PageCache()
+    app.state.page_cache = pages
 
     app.router.routes.append(
         Route("/api/blogs/{slug}/stream", StreamEndpoint(), methods=["GET"], name="stream")

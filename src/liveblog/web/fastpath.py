@@ -19,6 +19,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import get_client_addr
 from uvicorn.server import ServerState
 
 from liveblog.broadcast.channel import Channel
@@ -27,6 +28,8 @@ from liveblog.domain.errors import LiveblogError
 from liveblog.render.jsonview import dumps
 from liveblog.render.sse import KEEPALIVE, RETRY_MS, resync_frame, retry_frame
 from liveblog.service import Liveblog
+from liveblog.web.http import etag_matches
+from liveblog.web.pagecache import PageCache
 from liveblog.web.position import Start, classify
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.stream import open_channel, start_after
@@ -34,8 +37,10 @@ from liveblog.web.stream import open_channel, start_after
 log = logging.getLogger(__name__)
 
 STREAM_TARGET = re.compile(rb"/api/blogs/([a-z0-9][a-z0-9-]{0,79})/stream(?:\?([^#]*))?")
+PAGE_TARGET = re.compile(rb"/blogs/([a-z0-9][a-z0-9-]{0,79})")
 HUB_KEY = "liveblog.hub"
 SERVICE_KEY = "liveblog.service"
+PAGES_KEY = "liveblog.pages"
 
 # A small kernel send buffer: loopback and LAN buffers would otherwise hold hours of frames for
 # a reader who stopped reading, hiding them from the cut-off below.
@@ -65,33 +70,73 @@ def _error_response(status: int, message: str) -> bytes:
 
 
 class LiveblogHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, except for stream requests on a fresh request cycle."""
+    """uvicorn's httptools protocol with two shortcuts past ASGI, each taken only when no other
+    request on the connection is still being answered: a stream request hands the connection to
+    the hub; a request for a blog's newest page, while the rendered copy in memory is current,
+    is answered with those bytes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handed_over = False
+        self.answered = False  # this request was answered from memory
+
+    def on_message_begin(self) -> None:
+        self.answered = False
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         if self.handed_over:
             return
-        match = STREAM_TARGET.fullmatch(self.url)
-        if (
-            match is not None
-            and HUB_KEY in self.app_state
-            and self.parser.get_method() == b"GET"
-            and (self.cycle is None or self.cycle.response_complete)
-        ):
-            self._hand_over(match)
-            return
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and HUB_KEY in self.app_state and self.parser.get_method() == b"GET":
+            match = STREAM_TARGET.fullmatch(self.url)
+            if match is not None:
+                self._hand_over(match)
+                return
+            match = PAGE_TARGET.fullmatch(self.url)
+            if match is not None and self._answer_page(match.group(1).decode("ascii")):
+                return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        if not self.handed_over:
+        if not (self.handed_over or self.answered):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if not self.handed_over:
+        if not (self.handed_over or self.answered):
             super().on_message_complete()
+
+    def _answer_page(self, slug: str) -> bool:
+        channel = self.app_state[HUB_KEY].cached_channel(slug)
+        pages: PageCache = self.app_state[PAGES_KEY]
+        page = pages.fresh_newest(slug, channel.seq if channel else None, self.loop.time())
+        if page is None:
+            return False  # ASGI renders it (and refreshes the copy in memory)
+        self.answered = True
+        pages.served_from_memory += 1
+        validator = b""
+        for name, value in self.headers:
+            if name == b"if-none-match":
+                validator = value
+        if validator and etag_matches(validator.decode("latin-1"), page.etag):
+            self.transport.write(page.not_modified)
+            status = 304
+        else:
+            self.transport.writelines((page.head, page.body))
+            status = 200
+        if self.access_log:
+            self.access_logger.info(
+                '%s - "GET %s HTTP/%s" %d',
+                get_client_addr(self.scope),
+                self.url.decode("latin-1"),
+                self.parser.get_http_version(),
+                status,
+            )
+        if self.parser.should_keep_alive():
+            self.on_response_complete()  # arms the keep-alive timer, as after any response
+        else:
+            self.transport.close()
+        return True
 
     def _hand_over(self, match: re.Match[bytes]) -> None:
         self.handed_over = True

@@ -13,10 +13,14 @@ def seq_etag(blog_id: int, seq: int, variant: str = "") -> str:
 
 def not_modified(request: Request, etag: str) -> Response | None:
     """A 304 when If-None-Match names this validator (weak comparison, RFC 9110 13.1.2)."""
-    candidates = [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
-    if "*" in candidates or _opaque(etag) in {_opaque(t) for t in candidates}:
+    if etag_matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return None
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    candidates = [t.strip() for t in if_none_match.split(",")]
+    return "*" in candidates or _opaque(etag) in {_opaque(t) for t in candidates}
 
 
 def _opaque(tag: str) -> str:

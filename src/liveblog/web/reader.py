@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from liveblog.domain.models import Entry, EntryStatus
+from liveblog.domain.models import Blog, Entry, EntryStatus
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.service import Liveblog
 from liveblog.web.auth import service
 from liveblog.web.http import not_modified, seq_etag
-from liveblog.web.pagecache import PageCache
+from liveblog.web.pagecache import PageCache, newest_page
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -54,35 +56,46 @@ def front_page(svc: Svc) -> HTMLResponse:
 
 
 @router.get("/blogs/{slug}", response_class=HTMLResponse)
-def blog_page(
+async def blog_page(
     slug: str,
     request: Request,
-    svc: Svc,
     before: Annotated[str | None, Query()] = None,
 ) -> Response:
-    blog = svc.blog(slug)
+    svc = service(request)
+    cache = _cache(request)
     cursor = decode_cursor(before) if before else None
-    etag = seq_etag(blog.id, blog.seq, f"p{before or ''}")
-    cached = not_modified(request, etag)
-    if cached is not None:
-        return cached
-    key = (blog.id, blog.seq, before)
-    body = _cache(request).get(key)
-    if body is None:
-        snap = svc.snapshot(slug, PAGE_SIZE, cursor)
-        blog = snap.blog  # may be a newer seq than the first read; cache under what we show
-        etag = seq_etag(blog.id, blog.seq, f"p{before or ''}")
-        body = render(
-            "blog.html",
-            blog=blog,
-            pinned=snap.pinned,
-            entries=snap.entries,
-            older=cursor is not None,
-            next_cursor=encode_cursor(*snap.next_cursor) if snap.next_cursor else None,
-            template_entry=TEMPLATE_ENTRY,
-        ).encode()
-        _cache(request).put((blog.id, blog.seq, before), body)
-    return _html(request, body, etag)
+    blog = await run_in_threadpool(svc.blog, slug)
+    # From now on the hub tracks this blog's seq, which is what keeps cached pages honest.
+    request.app.state.hub.observe(blog)
+    variant = f"p{before or ''}"
+    etag = seq_etag(blog.id, blog.seq, variant)
+    cached = cache.get((blog.id, blog.seq, before))
+    if cached is None:
+        blog, body = await run_in_threadpool(_render_blog_page, svc, slug, cursor)
+        etag = seq_etag(blog.id, blog.seq, variant)
+        cache.put((blog.id, blog.seq, before), body)
+    else:
+        body = cached
+    if before is None:
+        now = asyncio.get_running_loop().time()
+        cache.newest[slug] = newest_page(blog.seq, etag, body, checked_at=now)
+    return not_modified(request, etag) or _html(request, body, etag)
+
+
+def _render_blog_page(
+    svc: Liveblog, slug: str, cursor: tuple[datetime, int] | None
+) -> tuple[Blog, bytes]:
+    snap = svc.snapshot(slug, PAGE_SIZE, cursor)
+    body = render(
+        "blog.html",
+        blog=snap.blog,
+        pinned=snap.pinned,
+        entries=snap.entries,
+        older=cursor is not None,
+        next_cursor=encode_cursor(*snap.next_cursor) if snap.next_cursor else None,
+        template_entry=TEMPLATE_ENTRY,
+    ).encode()
+    return snap.blog, body
 
 
 @router.get("/blogs/{slug}/entries/{entry_id}", response_class=HTMLResponse)

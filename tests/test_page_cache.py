@@ -1,0 +1,75 @@
+"""Reader pages answered from memory are exactly the rendered page, and never stale."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from conftest import LiveServer, Tokens, auth
+from sse import take
+
+from liveblog.broadcast.base import NullHub
+from liveblog.service import Liveblog
+from liveblog.storage.sql import SqlStore
+
+SLUG = "election-night"
+PAGE = f"/blogs/{SLUG}"
+
+
+def test_page_from_memory_matches_the_rendered_page(
+    live: LiveServer, http: httpx.Client, blog: dict
+) -> None:
+    """The second request is answered from memory with the same bytes, ETag and headers."""
+    pages = live.app.state.page_cache
+    first = http.get(PAGE)
+    before = pages.served_from_memory
+    second = http.get(PAGE)
+    assert pages.served_from_memory == before + 1
+    assert second.status_code == first.status_code == 200
+    assert second.content == first.content
+    for header in ("etag", "content-type", "content-security-policy", "cache-control"):
+        assert second.headers[header] == first.headers[header], header
+    revalidated = http.get(PAGE, headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.headers["etag"] == first.headers["etag"]
+    assert pages.served_from_memory == before + 2
+
+
+def test_a_publish_is_on_the_very_next_page_load(
+    live: LiveServer, http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """Right after a 201 the page (warm in memory a moment ago) shows the new entry."""
+    for n in range(5):
+        http.get(PAGE)  # warm: served from memory
+        r = http.post(
+            f"/api/blogs/{SLUG}/entries",
+            json={"body": f"Result {n} is in"},
+            headers=auth(tokens.editor),
+        )
+        assert r.status_code == 201
+        page = http.get(PAGE)
+        assert f"Result {n} is in" in page.text
+        assert page.headers["etag"] != ""
+
+
+def test_a_write_by_another_process_shows_within_a_second(
+    live: LiveServer, http: httpx.Client, blog: dict, db_url: str, tokens: Tokens
+) -> None:
+    """A change made outside this server (the CLI, another node) reaches the page within the
+    cache's one-second confirmation window, and readers' open streams catch up from the log."""
+    http.get(PAGE)
+    reader = httpx.Client(base_url=live.url, timeout=10)
+    stream = reader.stream("GET", f"/api/blogs/{SLUG}/stream").__enter__()
+    other_store = SqlStore(db_url)
+    other = Liveblog(other_store, NullHub())
+    editor = other.user_for_token(tokens.editor)
+    other.create_entry(editor, SLUG, body="Written elsewhere")
+    other_store.close()
+    deadline = time.monotonic() + 3
+    while "Written elsewhere" not in http.get(PAGE).text:
+        assert time.monotonic() < deadline, "the page never showed the other process's write"
+        time.sleep(0.1)
+    (frame,) = take(stream, 1)  # the page load made the hub catch up from the log
+    assert frame.event == "entry-published" and "Written elsewhere" in frame.data
+    stream.close()
+    reader.close()
