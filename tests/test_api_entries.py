@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import LiveServer, Tokens, auth
 from liveblog.domain.models import Role
+
+from conftest import LiveServer, Tokens, auth
 
 SLUG = "election-night"
 ENTRIES = f"/api/blogs/{SLUG}/entries"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import httpx
-from conftest import LiveServer, Tokens, auth
-from sse import take
 
 from liveblog.broadcast.base import NullHub
 from liveblog.service import Liveblog
 from liveblog.storage.sql import SqlStore
+
+from conftest import LiveServer, Tokens, auth
+from sse import take
 
 SLUG = "election-night"
 PAGE = f"/blogs/{SLUG}"
@@ -58,18 +59,18 @@ def test_a_write_by_another_process_shows_within_a_second(
     """A change made outside this server (the CLI, another node) reaches the page within the
     cache's one-second confirmation window, and readers' open streams catch up from the log."""
     http.get(PAGE)
-    reader = httpx.Client(base_url=live.url, timeout=10)
-    stream = reader.stream("GET", f"/api/blogs/{SLUG}/stream").__enter__()
-    other_store = SqlStore(db_url)
-    other = Liveblog(other_store, NullHub())
-    editor = other.user_for_token(tokens.editor)
-    other.create_entry(editor, SLUG, body="Written elsewhere")
-    other_store.close()
-    deadline = time.monotonic() + 3
-    while "Written elsewhere" not in http.get(PAGE).text:
-        assert time.monotonic() < deadline, "the page never showed the other process's write"
-        time.sleep(0.1)
-    (frame,) = take(stream, 1)  # the page load made the hub catch up from the log
+    with (
+        httpx.Client(base_url=live.url, timeout=10) as reader,
+        reader.stream("GET", f"/api/blogs/{SLUG}/stream") as stream,
+    ):
+        other_store = SqlStore(db_url)
+        other = Liveblog(other_store, NullHub())
+        editor = other.user_for_token(tokens.editor)
+        other.create_entry(editor, SLUG, body="Written elsewhere")
+        other_store.close()
+        deadline = time.monotonic() + 3
+        while "Written elsewhere" not in http.get(PAGE).text:
+            assert time.monotonic() < deadline, "the page never showed the other process's write"
+            time.sleep(0.1)
+        (frame,) = take(stream, 1)  # the page load made the hub catch up from the log
     assert frame.event == "entry-published" and "Written elsewhere" in frame.data
-    stream.close()
-    reader.close()

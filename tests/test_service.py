@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Team
 from liveblog.domain.errors import Forbidden, InvalidInput, InvalidState, TooLarge, VersionConflict
 from liveblog.domain.events import EventType
 from liveblog.domain.models import EntryStatus
 from liveblog.service import Liveblog, Version
+
+from conftest import Team
 
 
 @pytest.fixture

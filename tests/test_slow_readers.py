@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from conftest import LiveServer, Tokens, auth
 from sse import take
 
@@ -44,7 +45,7 @@ def start(db_url: str, tmp_path: Path, **settings: object) -> LiveServer:
 def test_reader_over_the_buffer_limit_is_cut_off_others_get_everything(
     db_url: str, tmp_path: Path, team: object, tokens: Tokens
 ) -> None:
-    """Once 64 KiB are unsent to a stalled reader it is disconnected; a reading one misses nothing."""
+    """Past 64 KiB unsent a stalled reader is disconnected; a reader that reads misses nothing."""
     server = start(db_url, tmp_path, reader_buffer_bytes=64 * 1024)
     try:
         with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
