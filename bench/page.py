@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import HttpClient, LiveblogServer, log, median, save_results, table
+from bench.common import LiveblogServer, log, median, save_results, table
 from bench.peer import NchanServer, ensure_packages
 from bench.seed import seed_blog
 
@@ -27,7 +27,7 @@ def wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> float:
     command = ["wrk", "-t1", "-c64", f"-d{seconds}s"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run(command + [url], capture_output=True, text=True, timeout=seconds + 30)
+    out = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 30)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
     if match is None or (non_2xx and int(non_2xx.group(1)) > 0):
@@ -87,12 +87,13 @@ def throughput(workdir: Path, runs: int, seconds: int) -> list[dict[str, object]
     ]
     return [
         table(
-            f"Reader page: requests/s, median of {runs} interleaved runs (wrk -t1 -c64 -d{seconds}s)",
+            f"Reader page: requests/s, median of {runs} interleaved runs "
+            f"(wrk -t1 -c64 -d{seconds}s)",
             ["request", "size", "liveblog serve", "nginx static file", "liveblog / nginx"],
             rows,
             [
-                f"A blog of 10,000 entries; the page shows {visible} (pinned included). nginx serves "
-                "the same bytes liveblog rendered, as html/page.html, with one worker.",
+                f"A blog of 10,000 entries; the page shows {visible} (pinned included). "
+                "nginx (one worker) serves the same bytes liveblog rendered, as a static file.",
                 "All runs: "
                 + ", ".join(f"{k}={[round(x) for x in v]}" for k, v in results.items()),
             ],
@@ -130,7 +131,8 @@ def render_times(workdir: Path, repeats: int = 30) -> list[dict[str, object]]:
             ["entries in the blog", "median ms", "p90 ms"],
             rows,
             [
-                f"{repeats} renders each, in-process; the page shows the newest 50 and the pinned one."
+                f"{repeats} renders each, in-process; the page shows the newest 50 and the "
+                "pinned one."
             ],
         )
     ]
