@@ -191,3 +191,31 @@ def test_retraction_empties_the_replay_cache() -> None:
     frames = asyncio.run(scenario())
     assert len(frames) == 2
     assert not any(b"SECRET" in f for f in frames)
+
+
+def test_fan_out_in_slices_keeps_every_reader_in_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Written a slice of readers per loop turn, events still reach each reader once, in order,
+    and other work (an editor's response) runs between slices."""
+    from liveblog.broadcast import memory
+
+    monkeypatch.setattr(memory, "SLICE", 2)
+    log = Log()
+
+    async def scenario() -> tuple[list[list[int]], list[str]]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        readers = [subscribe(hub)[0] for _ in range(5)]
+        await asyncio.sleep(0.05)
+        trace: list[str] = []
+        log.events += [event(1), event(2)]
+        hub.publish(1, log.events)
+        asyncio.get_running_loop().call_soon(trace.append, "other work")
+        trace.append(f"after publish: {sum(len(r.frames) for r in readers)} queued")
+        await asyncio.sleep(0.05)
+        got = [ids(r.take()[0]) for r in readers]
+        await hub.stop()
+        return got, trace
+
+    got, trace = asyncio.run(scenario())
+    assert got == [[1, 2]] * 5
+    assert trace == ["after publish: 2 queued", "other work"]

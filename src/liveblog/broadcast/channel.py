@@ -39,6 +39,12 @@ class Channel:
     pending: dict[int, Event] = field(default_factory=dict)
     repairing: bool = False
     check_log: bool = False
+    outbox: deque[tuple[int, bytes, bool]] = field(default_factory=deque)
+    """Frames being written to readers, oldest first, a slice of readers at a time."""
+    pumping: bool = False
+    batch: list[Sink] = field(default_factory=list)
+    """The readers the oldest outbox frame goes to (those attached when its turn came)."""
+    cursor: int = 0
 
     def recent_after(self, after: int) -> tuple[list[bytes], int] | None:
         """Frames for (after, seq] from memory, and the last one's seq; None when memory does

@@ -29,6 +29,9 @@ Fetch = Callable[[int, int, int], list[Event]]
 FETCH_LIMIT = 500
 SHUTTING_DOWN = "server shutting down"
 TICK_SECONDS = 5.0
+# Readers written per turn of the event loop. Between slices the loop answers other requests,
+# so an editor's 201 never waits for a fan-out to ten thousand readers to finish.
+SLICE = 1000
 
 
 class InProcessHub:
@@ -127,9 +130,34 @@ class InProcessHub:
         channel.recent.append((seq, frame))
         if len(channel.recent) == channel.recent.maxlen:
             channel.floor = channel.recent[0][0] - 1
-        final = kind is EventType.BLOG_ENDED
-        for sink in channel.subscribers:
+        channel.outbox.append((seq, frame, kind is EventType.BLOG_ENDED))
+        if not channel.pumping:
+            channel.pumping = True
+            channel.batch = list(channel.subscribers)
+            channel.cursor = 0
+            self._pump(channel)
+
+    def _pump(self, channel: Channel) -> None:
+        """Write the oldest outbox frame to the next slice of its readers; frames go out in
+        order, each to every reader, however the slices interleave with other work."""
+        seq, frame, final = channel.outbox[0]
+        start = channel.cursor
+        end = start + SLICE
+        for sink in channel.batch[start:end]:
             sink.deliver(seq, frame, final)
+        assert self.loop is not None
+        if end < len(channel.batch):
+            channel.cursor = end
+            self.loop.call_soon(self._pump, channel)
+            return
+        channel.outbox.popleft()
+        if channel.outbox:
+            channel.batch = list(channel.subscribers)
+            channel.cursor = 0
+            self.loop.call_soon(self._pump, channel)
+        else:
+            channel.pumping = False
+            channel.batch = []
 
     def _repair(self, channel: Channel) -> None:
         if not channel.repairing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +34,11 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         store.migrate()
         await hub.start()
+        # Everything alive now (modules, app, templates) lives as long as the process: keep it
+        # out of the collector's full passes, which otherwise rescan it all while thousands of
+        # readers connect and stall delivery.
+        gc.collect()
+        gc.freeze()
         # The server's protocol (web/fastpath.py) finds the hub in the lifespan state.
         state: dict[str, object] = {}
         if settings.fast_stream:

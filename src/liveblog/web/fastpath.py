@@ -195,6 +195,7 @@ class StreamConnection(asyncio.Protocol):
         pass  # a reader has nothing more to say on this connection
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # a fan-out slice in progress may still reach us: ignore it
         self.server_state.connections.discard(self)
         if self.channel is not None:
             self.hub.detach(self.channel, self)
@@ -215,9 +216,10 @@ class StreamConnection(asyncio.Protocol):
         if self.pending is not None:
             self.pending.append((seq, frame, final))
             return
-        self.last_seq = seq
         transport = self.transport
-        assert transport is not None
+        if transport is None:
+            return
+        self.last_seq = seq
         transport.write(frame)
         if final:
             transport.close()  # the blog ended: flush, then close
@@ -308,6 +310,8 @@ class StreamConnection(asyncio.Protocol):
         except Exception:
             log.exception("replaying blog %s after %s failed", channel.blog_id, after)
             transport.abort()
+            return
+        if transport.is_closing():
             return
         waiting, self.pending = self.pending or [], None
         self.last_seq = max(self.last_seq, replayed_to)
