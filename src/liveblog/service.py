@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from liveblog import credentials
+from liveblog import credentials, editing
 from liveblog.broadcast.base import Hub
 from liveblog.domain.errors import (
-    Gone,
     InvalidInput,
     InvalidState,
     NotAuthenticated,
@@ -26,7 +25,6 @@ from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import (
     Blog,
     BlogStatus,
-    Correction,
     Entry,
     EntryPage,
     EntryStatus,
@@ -55,7 +53,6 @@ from liveblog.storage.base import Store, Tx
 
 MAX_PAGE = 100
 MAX_EVENTS = 500
-CREATABLE_STATUSES = {EntryStatus.DRAFT, EntryStatus.SUBMITTED, EntryStatus.PUBLISHED}
 
 
 def utcnow() -> datetime:
@@ -199,7 +196,7 @@ class Liveblog:
         with self.store.read() as tx:
             blog = _blog_or_404(tx, slug)
             entry = tx.entry(blog.id, entry_id)
-        return _visible(entry, viewer)
+        return editing.visible(entry, viewer)
 
     def entries(
         self, slug: str, limit: int = 20, before: tuple[datetime, int] | None = None
@@ -224,7 +221,7 @@ class Liveblog:
             pinned = tx.pinned_entries(blog.id) if before is None else []
             rows = tx.published_entries(blog.id, limit + 1, before, tombstones=True)
         pinned_ids = {e.id for e in pinned}
-        visible = [_tombstone(e) for e in rows[:limit] if e.id not in pinned_ids]
+        visible = [editing.tombstone(e) for e in rows[:limit] if e.id not in pinned_ids]
         cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -268,7 +265,7 @@ class Liveblog:
         key_event: bool = False,
         status: str = "published",
     ) -> Entry:
-        state = _entry_status(status)
+        state = editing.entry_status(status)
         require(user, Action.WRITE_DRAFT)
         if state is EntryStatus.PUBLISHED:
             require(user, Action.PUBLISH)
@@ -302,7 +299,7 @@ class Liveblog:
                     published_at=now if published else None,
                 )
             )
-            tx.insert_revision(_revision(entry, user, now), user.id)
+            tx.insert_revision(editing.revision(entry, user, now), user.id)
             events: list[Event] = []
             if published:
                 if pinned:
@@ -340,17 +337,17 @@ class Liveblog:
                     current=entry_json(entry),
                     precondition=version.from_header,
                 )
-            content = _apply_content(entry, changes, now)
-            flags = self._apply_flags(user, entry, changes)
+            content = editing.apply_content(entry, changes, now)
+            flags = editing.apply_flags(user, entry, changes)
             status_before = entry.status
-            publishing = self._apply_status(user, blog, entry, changes, now)
+            publishing = editing.apply_status(user, blog, entry, changes, now)
             moved = entry.status is not status_before  # e.g. draft -> submitted: no event, saved
             if not (content or flags or moved):
                 return entry
             entry.updated_at = now
             if content:
                 entry.version += 1
-                tx.insert_revision(_revision(entry, user, now), user.id)
+                tx.insert_revision(editing.revision(entry, user, now), user.id)
             tx.update_entry(entry)
             events: list[Event] = []
             if entry.status is EntryStatus.PUBLISHED:
@@ -418,100 +415,12 @@ class Liveblog:
             )
         return events
 
-    def _apply_flags(self, user: User, entry: Entry, changes: dict[str, Any]) -> set[str]:
-        changed = set()
-        for flag in ("pinned", "key_event"):
-            value = changes.get(flag)
-            if value is not None and bool(value) != getattr(entry, flag):
-                require(user, Action.PIN)
-                setattr(entry, flag, bool(value))
-                changed.add(flag)
-        return changed
-
-    def _apply_status(
-        self, user: User, blog: Blog, entry: Entry, changes: dict[str, Any], now: datetime
-    ) -> bool:
-        """Move a draft or submission along; True when this edit publishes it."""
-        if changes.get("status") is None:
-            return False
-        target = _entry_status(changes["status"])
-        if target is entry.status:
-            return False
-        if entry.status is EntryStatus.PUBLISHED:
-            raise InvalidState("a published entry cannot go back to draft; retract it instead")
-        if target is EntryStatus.PUBLISHED:
-            require(user, Action.PUBLISH)
-            if blog.status is BlogStatus.ENDED:
-                raise InvalidState("this live blog has ended; reopen it to publish")
-            entry.published_at = now
-            entry.status = target
-            return True
-        entry.status = target
-        return False
-
-
-def _apply_content(entry: Entry, changes: dict[str, Any], now: datetime) -> bool:
-    changed = False
-    if changes.get("headline") is not None:
-        headline = clean_text("headline", changes["headline"], limit=MAX_HEADLINE)
-        changed |= headline != entry.headline
-        entry.headline = headline
-    if changes.get("body") is not None:
-        body = changes["body"]
-        if not body.strip():
-            raise InvalidInput("body", "must not be empty")
-        if body != entry.body:
-            entry.html = render_markdown(body)
-            entry.body = body
-            changed = True
-    note = changes.get("correction")
-    if note is not None:
-        note = clean_text("correction", note, limit=MAX_NOTE)
-        if note:
-            entry.correction = Correction(note=note, at=now)
-            changed = True
-    return changed
-
-
-def _revision(entry: Entry, user: User, now: datetime) -> Revision:
-    return Revision(
-        entry_id=entry.id,
-        version=entry.version,
-        headline=entry.headline,
-        body=entry.body,
-        html=entry.html,
-        correction=entry.correction.note if entry.correction else None,
-        editor=user.name,
-        created_at=now,
-    )
-
-
-def _entry_status(value: str) -> EntryStatus:
-    try:
-        state = EntryStatus(value)
-    except ValueError:
-        state = None
-    if state is EntryStatus.SCHEDULED:
-        raise InvalidInput("status", "scheduling is not available yet; use draft or published")
-    if state not in CREATABLE_STATUSES:
-        raise InvalidInput("status", "must be one of draft, submitted, published")
-    assert state is not None
-    return state
-
 
 def _blog_or_404(tx: Tx, slug: str, *, for_update: bool = False) -> Blog:
     blog = tx.blog_by_slug(slug, for_update=for_update)
     if blog is None:
         raise NotFound(f"no live blog {slug!r}")
     return blog
-
-
-def _tombstone(entry: Entry) -> Entry:
-    """A retracted entry keeps only its id, time and public note on its way to a page."""
-    if entry.status is EntryStatus.RETRACTED:
-        entry.headline = entry.body = entry.html = ""
-        entry.correction = None
-    return entry
 
 
 def _existing_entry(tx: Tx, slug: str, entry_id: int) -> tuple[Blog, Entry]:
@@ -521,22 +430,3 @@ def _existing_entry(tx: Tx, slug: str, entry_id: int) -> tuple[Blog, Entry]:
     if entry is None or entry.status is EntryStatus.RETRACTED:
         raise NotFound(f"no entry {entry_id} in this blog")
     return blog, entry
-
-
-def _visible(entry: Entry | None, viewer: User | None) -> Entry:
-    if entry is None:
-        raise NotFound("no such entry in this blog")
-    if entry.status is EntryStatus.RETRACTED:
-        if entry.public_note:
-            raise Gone("this entry was retracted", public_note=entry.public_note)
-        raise NotFound("no such entry in this blog")
-    if entry.status is not EntryStatus.PUBLISHED and not _may_see_unpublished(entry, viewer):
-        raise NotFound("no such entry in this blog")
-    return entry
-
-
-def _may_see_unpublished(entry: Entry, viewer: User | None) -> bool:
-    """Drafts and submissions: editors see them all, a contributor only their own."""
-    if viewer is None:
-        return False
-    return may(viewer, Action.EDIT_PUBLISHED) or entry.author_id == viewer.id

@@ -1,0 +1,141 @@
+"""The rules for changing an entry: content, flags, status, and what each viewer may see.
+
+Pure functions on domain objects (they render Markdown, so they live beside the service rather
+than in the domain package); the service calls them inside its write transactions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from liveblog.domain.errors import Gone, InvalidInput, InvalidState, NotFound
+from liveblog.domain.models import (
+    Blog,
+    BlogStatus,
+    Correction,
+    Entry,
+    EntryStatus,
+    Revision,
+    User,
+)
+from liveblog.domain.rules import (
+    MAX_HEADLINE,
+    MAX_NOTE,
+    Action,
+    clean_text,
+    may,
+    require,
+)
+from liveblog.render.markdown import render_markdown
+
+CREATABLE_STATUSES = {EntryStatus.DRAFT, EntryStatus.SUBMITTED, EntryStatus.PUBLISHED}
+
+
+def apply_flags(user: User, entry: Entry, changes: dict[str, Any]) -> set[str]:
+    changed = set()
+    for flag in ("pinned", "key_event"):
+        value = changes.get(flag)
+        if value is not None and bool(value) != getattr(entry, flag):
+            require(user, Action.PIN)
+            setattr(entry, flag, bool(value))
+            changed.add(flag)
+    return changed
+
+
+def apply_status(
+    user: User, blog: Blog, entry: Entry, changes: dict[str, Any], now: datetime
+) -> bool:
+    """Move a draft or submission along; True when this edit publishes it."""
+    if changes.get("status") is None:
+        return False
+    target = entry_status(changes["status"])
+    if target is entry.status:
+        return False
+    if entry.status is EntryStatus.PUBLISHED:
+        raise InvalidState("a published entry cannot go back to draft; retract it instead")
+    if target is EntryStatus.PUBLISHED:
+        require(user, Action.PUBLISH)
+        if blog.status is BlogStatus.ENDED:
+            raise InvalidState("this live blog has ended; reopen it to publish")
+        entry.published_at = now
+        entry.status = target
+        return True
+    entry.status = target
+    return False
+
+
+def apply_content(entry: Entry, changes: dict[str, Any], now: datetime) -> bool:
+    changed = False
+    if changes.get("headline") is not None:
+        headline = clean_text("headline", changes["headline"], limit=MAX_HEADLINE)
+        changed |= headline != entry.headline
+        entry.headline = headline
+    if changes.get("body") is not None:
+        body = changes["body"]
+        if not body.strip():
+            raise InvalidInput("body", "must not be empty")
+        if body != entry.body:
+            entry.html = render_markdown(body)
+            entry.body = body
+            changed = True
+    note = changes.get("correction")
+    if note is not None:
+        note = clean_text("correction", note, limit=MAX_NOTE)
+        if note:
+            entry.correction = Correction(note=note, at=now)
+            changed = True
+    return changed
+
+
+def revision(entry: Entry, user: User, now: datetime) -> Revision:
+    return Revision(
+        entry_id=entry.id,
+        version=entry.version,
+        headline=entry.headline,
+        body=entry.body,
+        html=entry.html,
+        correction=entry.correction.note if entry.correction else None,
+        editor=user.name,
+        created_at=now,
+    )
+
+
+def entry_status(value: str) -> EntryStatus:
+    try:
+        state = EntryStatus(value)
+    except ValueError:
+        state = None
+    if state is EntryStatus.SCHEDULED:
+        raise InvalidInput("status", "scheduling is not available yet; use draft or published")
+    if state not in CREATABLE_STATUSES:
+        raise InvalidInput("status", "must be one of draft, submitted, published")
+    assert state is not None
+    return state
+
+
+def tombstone(entry: Entry) -> Entry:
+    """A retracted entry keeps only its id, time and public note on its way to a page."""
+    if entry.status is EntryStatus.RETRACTED:
+        entry.headline = entry.body = entry.html = ""
+        entry.correction = None
+    return entry
+
+
+def visible(entry: Entry | None, viewer: User | None) -> Entry:
+    if entry is None:
+        raise NotFound("no such entry in this blog")
+    if entry.status is EntryStatus.RETRACTED:
+        if entry.public_note:
+            raise Gone("this entry was retracted", public_note=entry.public_note)
+        raise NotFound("no such entry in this blog")
+    if entry.status is not EntryStatus.PUBLISHED and not may_see_unpublished(entry, viewer):
+        raise NotFound("no such entry in this blog")
+    return entry
+
+
+def may_see_unpublished(entry: Entry, viewer: User | None) -> bool:
+    """Drafts and submissions: editors see them all, a contributor only their own."""
+    if viewer is None:
+        return False
+    return may(viewer, Action.EDIT_PUBLISHED) or entry.author_id == viewer.id
