@@ -15,12 +15,12 @@ from liveblog.domain.models import User
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.render.jsonview import blog_json, entry_json, iso
 from liveblog.service import MAX_EVENTS, MAX_PAGE, Liveblog, Version
-from liveblog.web.auth import current_user, optional_user, service
+from liveblog.web.auth import current_user, optional_user, use_service
 from liveblog.web.http import not_modified, seq_etag
 
 router = APIRouter(prefix="/api")
 
-Svc = Annotated[Liveblog, Depends(service)]
+Svc = Annotated[Liveblog, Depends(use_service)]
 Editor = Annotated[User, Depends(current_user)]
 
 # Ids and sequence numbers are stored as signed 64-bit integers; a larger number from a URL

@@ -14,6 +14,11 @@ def service(request: Request) -> Liveblog:
     return svc
 
 
+async def use_service(request: Request) -> Liveblog:
+    """`service` as a dependency: async, so FastAPI spends no thread-pool round trip on it."""
+    return service(request)
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header is None:

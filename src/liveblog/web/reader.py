@@ -13,13 +13,13 @@ from starlette.responses import HTMLResponse, Response
 from liveblog.domain.models import Blog, Entry, EntryStatus
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.service import Liveblog
-from liveblog.web.auth import service
+from liveblog.web.auth import service, use_service
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.pagecache import PageCache, newest_page
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-Svc = Annotated[Liveblog, Depends(service)]
+Svc = Annotated[Liveblog, Depends(use_service)]
 PAGE_SIZE = 50
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
