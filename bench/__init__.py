@@ -1,0 +1,1 @@
+"""Benchmarks that print tables and write docs/benchmarks.md (see `make bench`)."""
