@@ -31,7 +31,7 @@ SHUTTING_DOWN = "server shutting down"
 TICK_SECONDS = 5.0
 # Readers written per turn of the event loop. Between slices the loop answers other requests,
 # so an editor's 201 never waits for a fan-out to ten thousand readers to finish.
-SLICE = 1000
+SLICE = 100
 
 
 class InProcessHub:
