@@ -29,7 +29,7 @@ from liveblog.render.jsonview import dumps
 from liveblog.render.sse import KEEPALIVE, RETRY_MS, resync_frame, retry_frame
 from liveblog.service import Liveblog
 from liveblog.web.http import etag_matches
-from liveblog.web.pagecache import PageCache
+from liveblog.web.pagecache import NewestPage, PageCache
 from liveblog.web.position import Start, classify
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.stream import open_channel, start_after
@@ -107,11 +107,14 @@ class LiveblogHttpProtocol(HttpToolsProtocol):
             super().on_message_complete()
 
     def _answer_page(self, slug: str) -> bool:
-        channel = self.app_state[HUB_KEY].cached_channel(slug)
+        hub: InProcessHub = self.app_state[HUB_KEY]
+        channel = hub.cached_channel(slug)
         pages: PageCache = self.app_state[PAGES_KEY]
-        page = pages.fresh_newest(slug, channel.seq if channel else None, self.loop.time())
+        page, confirm = pages.servable(slug, channel.seq if channel else None, self.loop.time())
         if page is None:
             return False  # ASGI renders it (and refreshes the copy in memory)
+        if confirm:
+            hub.spawn(_confirm(hub, self.app_state[SERVICE_KEY], page, slug))
         self.answered = True
         pages.served_from_memory += 1
         validator = b""
@@ -124,7 +127,7 @@ class LiveblogHttpProtocol(HttpToolsProtocol):
         else:
             self.transport.writelines((page.head, page.body))
             status = 200
-        if self.access_log:
+        if self.access_log and self.access_logger.isEnabledFor(logging.INFO):
             self.access_logger.info(
                 '%s - "GET %s HTTP/%s" %d',
                 get_client_addr(self.scope),
@@ -153,6 +156,23 @@ class LiveblogHttpProtocol(HttpToolsProtocol):
         self.transport.set_protocol(conn)
         conn.connection_made(self.transport)
         conn.start(self.app_state[SERVICE_KEY], match.group(1).decode("ascii"), raw)
+
+
+async def _confirm(hub: InProcessHub, svc: Liveblog, page: NewestPage, slug: str) -> None:
+    """Ask the store whether the page in memory still shows the blog's latest seq. If another
+    process wrote meanwhile, the hub catches up from the log, which moves its seq past the
+    page's, so the next request renders afresh."""
+    try:
+        blog = await asyncio.to_thread(svc.blog, slug)
+    except Exception:
+        log.exception("confirming the page of %r failed", slug)
+        return
+    finally:
+        page.confirming = False
+    hub.observe(blog)
+    if blog.seq == page.seq:
+        assert hub.loop is not None
+        page.checked_at = hub.loop.time()
 
 
 class StreamConnection(asyncio.Protocol):

@@ -28,6 +28,7 @@ class NewestPage:
     body: bytes
     not_modified: bytes
     checked_at: float
+    confirming: bool = False
 
 
 def newest_page(seq: int, etag: str, body: bytes, checked_at: float) -> NewestPage:
@@ -64,9 +65,21 @@ class PageCache:
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
-    def fresh_newest(self, slug: str, hub_seq: int | None, now: float) -> NewestPage | None:
-        """The newest page of `slug` if it still shows the hub's seq and is recently confirmed."""
+    def servable(
+        self, slug: str, hub_seq: int | None, now: float
+    ) -> tuple[NewestPage | None, bool]:
+        """The newest page of `slug` if it still shows the hub's seq, and whether the caller
+        should now ask the store to confirm that seq. Past `max_age` the page is still served
+        while one confirmation is under way (not one store read per request in that moment),
+        but never past three times `max_age`."""
         page = self.newest.get(slug)
-        if page is None or page.seq != hub_seq or now - page.checked_at > self.max_age:
-            return None
-        return page
+        if page is None or page.seq != hub_seq:
+            return None, False
+        age = now - page.checked_at
+        if age <= self.max_age:
+            return page, False
+        if age > 3 * self.max_age:
+            return None, False
+        confirm = not page.confirming
+        page.confirming = True
+        return page, confirm
