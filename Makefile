@@ -31,12 +31,13 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-## Fan-out (1k, 5k, 10k readers; liveblog and nginx+nchan interleaved) and publish benchmarks,
-## then docs/benchmarks.md. Quick look: make bench BENCH_ARGS="--readers 1000 --runs 1"
+## Fan-out (1k, 5k, 10k readers; liveblog and nginx+nchan interleaved), publish and page
+## benchmarks, then docs/benchmarks.md. Quick look: make bench BENCH_ARGS="--readers 1000 --runs 1"
 bench: setup
 	@status=0; \
 	$(BIN)/python -m bench.fanout fanout $(BENCH_ARGS) || status=1; \
 	$(BIN)/python -m bench.fanout publish $(BENCH_ARGS) || status=1; \
+	$(BIN)/python -m bench.page || status=1; \
 	$(BIN)/python -m bench.report || status=1; \
 	exit $$status
 
