@@ -88,3 +88,41 @@ def test_reader_whose_socket_never_drains_is_cut_off_after_the_stall_time(
             assert was_cut_off(stalled)
     finally:
         server.stop()
+
+
+def test_reader_far_behind_catches_up_without_being_cut_off(
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+) -> None:
+    """A reader returning 1,200 entries behind (over 1 MB, past both the hub's memory and the
+    64 KiB live limit) gets every missed entry once, in order, then live ones, at its own pace."""
+    server = start(db_url, tmp_path, reader_buffer_bytes=64 * 1024)
+    try:
+        with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
+            http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
+            svc = server.svc
+            editor = svc.user_for_token(tokens.editor)
+            for n in range(1, 1201):
+                svc.create_entry(editor, SLUG, body=f"entry {n} " + "word " * 150)
+            host, port = server.url.removeprefix("http://").split(":")
+            sock = socket.create_connection((host, int(port)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            sock.sendall(
+                f"GET /api/blogs/{SLUG}/stream HTTP/1.1\r\nHost: x\r\n"
+                "Last-Event-ID: 0\r\n\r\n".encode()
+            )
+            sock.settimeout(10)
+            data = b""
+            live_sent = False
+            while data.count(b"\nid: ") + data.startswith(b"id: ") < 1201:
+                time.sleep(0.002)  # a slow phone
+                chunk = sock.recv(8192)
+                assert chunk, "the server cut the catching-up reader off"
+                data += chunk
+                if not live_sent and data.count(b"\nid: ") > 600:
+                    http.post(f"/api/blogs/{SLUG}/entries", json={"body": "live one"})
+                    live_sent = True
+            sock.close()
+        ids = [int(line[4:]) for line in data.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == list(range(1, 1202))
+    finally:
+        server.stop()

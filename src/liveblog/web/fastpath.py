@@ -12,27 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
-import socket
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr
-from uvicorn.server import ServerState
 
-from liveblog.broadcast.channel import Channel
-from liveblog.broadcast.memory import SHUTTING_DOWN, InProcessHub
-from liveblog.domain.errors import LiveblogError
-from liveblog.render.jsonview import dumps
-from liveblog.render.sse import KEEPALIVE, RETRY_MS, resync_frame, retry_frame
+from liveblog.broadcast.memory import InProcessHub
 from liveblog.service import Liveblog
 from liveblog.web.http import etag_matches
 from liveblog.web.pagecache import NewestPage, PageCache
-from liveblog.web.position import Start, classify
-from liveblog.web.security import SECURITY_HEADERS
-from liveblog.web.stream import open_channel, start_after
+from liveblog.web.streamconn import StreamConnection
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +32,6 @@ PAGE_TARGET = re.compile(rb"/blogs/([a-z0-9][a-z0-9-]{0,79})")
 HUB_KEY = "liveblog.hub"
 SERVICE_KEY = "liveblog.service"
 PAGES_KEY = "liveblog.pages"
-
-# A small kernel send buffer: loopback and LAN buffers would otherwise hold hours of frames for
-# a reader who stopped reading, hiding them from the cut-off below.
-SEND_BUFFER = 64 * 1024
-# Above this much unsent data the transport reports "paused"; a reader paused for the hub's
-# stall time is cut off.
-WRITE_HIGH_WATER = 16 * 1024
-
-_EXTRA = b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
-HEAD = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"content-type: text/event-stream; charset=utf-8\r\n"
-    b"cache-control: no-cache, no-transform\r\n"
-    b"x-accel-buffering: no\r\n"
-    b"connection: close\r\n" + _EXTRA + b"\r\n"
-)
-NO_CONTENT = b"HTTP/1.1 204 No Content\r\nconnection: close\r\n" + _EXTRA + b"\r\n"
-
-
-def _error_response(status: int, message: str) -> bytes:
-    body = dumps({"error": message, "status": status}).encode()
-    reason = {404: b"Not Found"}.get(status, b"Error")
-    return (
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-        b"connection: close\r\n%s\r\n%s" % (status, reason, len(body), _EXTRA, body)
-    )
 
 
 class LiveblogHttpProtocol(HttpToolsProtocol):
@@ -173,174 +138,3 @@ async def _confirm(hub: InProcessHub, svc: Liveblog, page: NewestPage, slug: str
     if blog.seq == page.seq:
         assert hub.loop is not None
         page.checked_at = hub.loop.time()
-
-
-class StreamConnection(asyncio.Protocol):
-    """One reader's socket, written to by the hub's fan-out loop directly."""
-
-    __slots__ = (
-        "channel",
-        "hub",
-        "last_seq",
-        "pending",
-        "server_state",
-        "stalled_since",
-        "transport",
-    )
-
-    def __init__(self, hub: InProcessHub, server_state: ServerState) -> None:
-        self.hub = hub
-        self.server_state = server_state
-        self.transport: asyncio.Transport | None = None
-        self.channel: Channel | None = None
-        self.last_seq = 0
-        # While a replay is read from the log, live frames wait here (None: write directly).
-        self.pending: list[tuple[int, bytes, bool]] | None = None
-        self.stalled_since = 0.0
-
-    # --- asyncio.Protocol -------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not subclass asyncio.Transport, but behave as one.
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        # uvicorn's shutdown calls `shutdown()` on every connection it tracks.
-        self.server_state.connections.add(self)  # type: ignore[arg-type]
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-
-    def data_received(self, data: bytes) -> None:
-        pass  # a reader has nothing more to say on this connection
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None  # a fan-out slice in progress may still reach us: ignore it
-        self.server_state.connections.discard(self)
-        if self.channel is not None:
-            self.hub.detach(self.channel, self)
-            self.channel = None
-
-    def pause_writing(self) -> None:
-        assert self.hub.loop is not None
-        self.stalled_since = self.hub.loop.time()
-
-    def resume_writing(self) -> None:
-        self.stalled_since = 0.0
-
-    # --- the hub's side (Sink) --------------------------------------------------------------
-
-    def deliver(self, seq: int, frame: bytes, final: bool) -> None:
-        if seq <= self.last_seq:
-            return  # replay already wrote it
-        if self.pending is not None:
-            self.pending.append((seq, frame, final))
-            return
-        transport = self.transport
-        if transport is None:
-            return
-        self.last_seq = seq
-        transport.write(frame)
-        if final:
-            transport.close()  # the blog ended: flush, then close
-        elif transport.get_write_buffer_size() > self.hub.buffer_limit:
-            transport.abort()  # a reader who cannot keep up resumes from its last id
-
-    def tick(self, now: float, keepalive: bool) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if self.stalled_since and now - self.stalled_since > self.hub.stall_seconds:
-            transport.abort()
-        elif keepalive and self.pending is None:
-            transport.write(KEEPALIVE)
-
-    def close(self, reason: str) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if reason == SHUTTING_DOWN:
-            # Spread the reconnects of everyone on this node over a few seconds.
-            transport.write(retry_frame(random.randint(500, RETRY_MS)))
-        transport.close()
-
-    def shutdown(self) -> None:
-        self.close(SHUTTING_DOWN)
-
-    # --- opening the stream -----------------------------------------------------------------
-
-    def start(self, svc: Liveblog, slug: str, raw: str | None) -> None:
-        channel = self.hub.cached_channel(slug)
-        if channel is not None:
-            start, after = classify(raw, channel.seq)
-            if start is Start.OK:
-                self._open(channel, after)
-                return
-        self.hub.spawn(self._start_slowly(svc, slug, raw))
-
-    async def _start_slowly(self, svc: Liveblog, slug: str, raw: str | None) -> None:
-        """The first reader of a blog in this process, or a position the hub cannot judge."""
-        transport = self.transport
-        assert transport is not None
-        try:
-            channel = await open_channel(self.hub, svc, slug)
-            after = await start_after(svc, channel, raw)
-        except LiveblogError as exc:
-            transport.write(_error_response(exc.status, exc.message))
-            transport.close()
-            return
-        except Exception:
-            log.exception("opening a stream for %r failed", slug)
-            transport.abort()
-            return
-        if transport.is_closing():
-            return
-        if after is None:
-            transport.write(HEAD + resync_frame("unknown position in this blog's log", channel.seq))
-            transport.close()
-            return
-        self._open(channel, after)
-
-    def _open(self, channel: Channel, after: int) -> None:
-        transport = self.transport
-        assert transport is not None
-        if channel.ended and after >= channel.seq:
-            transport.write(NO_CONTENT)  # tells EventSource to stop reconnecting
-            transport.close()
-            return
-        self.channel = channel
-        self.last_seq = after
-        self.hub.attach(channel, self)
-        cached = channel.recent_after(after)
-        if cached is None:
-            self.pending = []
-            transport.write(HEAD + retry_frame())
-            self.hub.spawn(self._replay_from_log(channel, after))
-            return
-        frames, replayed_to = cached
-        self.last_seq = max(after, replayed_to)
-        transport.write(HEAD + retry_frame() + b"".join(frames))
-        self._close_if_ended(channel)
-
-    async def _replay_from_log(self, channel: Channel, after: int) -> None:
-        transport = self.transport
-        assert transport is not None
-        try:
-            frames, replayed_to = await self.hub.replay(channel, after)
-        except Exception:
-            log.exception("replaying blog %s after %s failed", channel.blog_id, after)
-            transport.abort()
-            return
-        if transport.is_closing():
-            return
-        waiting, self.pending = self.pending or [], None
-        self.last_seq = max(self.last_seq, replayed_to)
-        if frames:
-            transport.write(b"".join(frames))
-        for seq, frame, final in waiting:
-            self.deliver(seq, frame, final)
-        self._close_if_ended(channel)
-
-    def _close_if_ended(self, channel: Channel) -> None:
-        if channel.ended and self.last_seq >= channel.seq and self.transport is not None:
-            self.transport.close()
