@@ -31,13 +31,16 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-## Fan-out (1k, 5k, 10k readers; liveblog and nginx+nchan interleaved), publish and page
-## benchmarks, then docs/benchmarks.md. Quick look: make bench BENCH_ARGS="--readers 1000 --runs 1"
+## Fan-out (1k, 5k, 10k readers; liveblog and nginx+nchan interleaved), publish, page, catch-up
+## and slow-reader benchmarks, then docs/benchmarks.md. Quick look: make bench BENCH_ARGS="--readers
+## 1000 --runs 1" CATCHUP_ARGS="--runs 1 --log-gap 0" SLOW_ARGS="--runs 1 --no-stall"
 bench: setup
 	@status=0; \
 	$(BIN)/python -m bench.fanout fanout $(BENCH_ARGS) || status=1; \
 	$(BIN)/python -m bench.fanout publish $(BENCH_ARGS) || status=1; \
 	$(BIN)/python -m bench.page || status=1; \
+	$(BIN)/python -m bench.catchup $(CATCHUP_ARGS) || status=1; \
+	$(BIN)/python -m bench.slow $(SLOW_ARGS) || status=1; \
 	$(BIN)/python -m bench.report || status=1; \
 	exit $$status
 

@@ -401,3 +401,16 @@ def system_busy_seconds() -> float:
         fields = f.readline().split()
     user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
     return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
+def wait_until_quiet(max_cores: float, timeout: float, sample: float = 2.0) -> float:
+    """Before a run: wait (up to `timeout` s) until the machine's busy CPU over `sample` s is
+    at most `max_cores` (other benchmarks may share it). Returns the last reading, in cores."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = system_busy_seconds()
+        time.sleep(sample)
+        busy = (system_busy_seconds() - before) / sample
+        if busy <= max_cores or time.monotonic() >= deadline:
+            return busy
+        log(f"  the machine is busy ({busy:.2f} cores): waiting before the run")

@@ -12,6 +12,11 @@ parent as one flat array of int64 (reader-major, 0 = never received).
 The parent drives the processes through `ReaderPool`: connect (in batches, waiting for every
 response head before the next batch, since the server's listen backlog is finite), then the
 caller publishes, then collect.
+
+For the catch-up benchmark a pool can also keep each reader's last SSE `id:` (`track_ids`),
+close every reader's socket at once and reopen them all with `Last-Event-ID` (`close_readers`,
+`reopen`: a deploy), and reconnect a reader the server closed, as EventSource does
+(`auto_resume`). Entries are counted by marker over all of a reader's connections.
 """
 
 from __future__ import annotations
@@ -47,10 +52,25 @@ class ClientSpec:
     batch: int
     nice: int
     head_timeout: float
+    # Catch-up (all off by default): keep each reader's last SSE `id:` (and the kernel time of
+    # its latest response head); `auto_resume` > 0 reconnects a reader the server closed after
+    # that many seconds with `Last-Event-ID`, as a browser's EventSource does.
+    track_ids: bool = False
+    auto_resume: float = 0.0
 
 
 class Reader:
-    __slots__ = ("buf", "got", "head", "head_done", "last", "sock", "times_offset")
+    __slots__ = (
+        "buf",
+        "got",
+        "head",
+        "head_done",
+        "head_ns",
+        "last",
+        "last_id",
+        "sock",
+        "times_offset",
+    )
 
     def __init__(self, times_offset: int) -> None:
         self.sock: socket.socket | None = None
@@ -60,6 +80,8 @@ class Reader:
         self.last = 0
         self.got = 0
         self.times_offset = times_offset
+        self.last_id = 0  # the last SSE id received (track_ids only)
+        self.head_ns = 0  # kernel receive time of the latest response head (track_ids only)
 
 
 @dataclass
@@ -74,6 +96,8 @@ class ClientCounts:
     frame_bytes: int = 0  # size of the first marked frame seen (blank line included)
     frame_data_bytes: int = 0  # the payload of its data: lines
     connect_seconds: float = 0.0
+    resumes: int = 0  # reconnects after the server closed a reader (auto_resume)
+    resume_failures: int = 0  # reconnects (`reconnect` command or auto_resume) that failed
     errors: list[str] = field(default_factory=list)
     # How long marked frames waited in the kernel before this client read them, by whole ms
     # (the last bucket holds everything longer): a check that the client kept up, so that TCP
@@ -131,6 +155,10 @@ class Client:
                 self.counts.complete = sum(r.got == self.spec.publishes for r in self.readers)
                 self.conn.send(self.counts)
                 self.conn.send_bytes(self.times)
+            elif command == "close":
+                self.conn.send(self.close_for_reconnect())
+            elif command == "reopen":
+                self.conn.send(await self.reopen_all(arg))
             elif command == "quit":
                 self.close_all()
                 return
@@ -155,9 +183,14 @@ class Client:
             self.counts.connect_failures += len(results) - sum(results)
         self.counts.connect_seconds = time.monotonic() - started
 
-    async def connect_one(self, reader: Reader) -> bool:
+    async def connect_one(self, reader: Reader, resume: bool = False) -> bool:
+        """Open the reader's stream (with `Last-Event-ID: <its last id>` if `resume`); a
+        reader that never connected has its entries marked -1, a resumed one keeps them."""
         loop = self.loop
         assert loop is not None
+        request = self.request
+        if resume and reader.last_id:
+            request = request[:-2] + b"Last-Event-ID: %d\r\n\r\n" % reader.last_id
         for attempt in range(CONNECT_ATTEMPTS):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)
@@ -170,7 +203,7 @@ class Client:
                 await asyncio.wait_for(
                     loop.sock_connect(sock, (HOST, self.spec.port)), self.spec.head_timeout
                 )
-                sock.send(self.request)  # small: fits any fresh socket's send buffer
+                sock.send(request)  # small: fits any fresh socket's send buffer
                 loop.add_reader(sock.fileno(), self.on_readable, reader)
                 await asyncio.wait_for(reader.head_done, self.spec.head_timeout)
                 return True
@@ -181,6 +214,9 @@ class Client:
                 if attempt + 1 < CONNECT_ATTEMPTS:
                     self.counts.connect_retries += 1
                     await asyncio.sleep(0.2 * (attempt + 1))
+        if resume:
+            self.counts.resume_failures += 1
+            return False
         # Marks the reader as never connected, as opposed to connected and lost (0).
         first = reader.times_offset
         self.times[first : first + self.spec.publishes] = array("q", [-1] * self.spec.publishes)
@@ -197,6 +233,42 @@ class Client:
     def close_all(self) -> None:
         for reader in self.readers:
             self.drop(reader)
+
+    def close_for_reconnect(self) -> int:
+        """A deploy, first half: close every reader's socket at once (they keep what they
+        received and their last id). Returns the time (ns, CLOCK_REALTIME) it started."""
+        closed_ns = time.time_ns()
+        self.close_all()
+        return closed_ns
+
+    async def reopen_all(self, batch: int) -> dict[str, Any]:
+        """The second half: reopen every reader (`batch` in flight, 0: all at once), each with
+        `Last-Event-ID` = the last id it received. Returns when it started and finished (ns,
+        CLOCK_REALTIME), and per reader the id sent and the kernel receive time of its new
+        response head (0 if it failed)."""
+        resumed_from = [r.last_id for r in self.readers]
+        for reader in self.readers:
+            reader.head_ns = 0
+        started_ns = time.time_ns()
+        step = batch or len(self.readers)
+        ok = 0
+        for first in range(0, len(self.readers), step):
+            group = self.readers[first : first + step]
+            results = await asyncio.gather(*(self.connect_one(r, resume=True) for r in group))
+            ok += sum(results)
+        return {
+            "started_ns": started_ns,
+            "done_ns": time.time_ns(),
+            "reconnected": ok,
+            "resumed_from": resumed_from,
+            "head_ns": [r.head_ns for r in self.readers],
+        }
+
+    async def resume_later(self, reader: Reader) -> None:
+        await asyncio.sleep(self.spec.auto_resume)
+        if reader.sock is None and not await self.connect_one(reader, resume=True):
+            self.gone_incomplete += 1
+            self.check_done()
 
     # --- reading (the hot path: one call per readable socket) -------------------------------
 
@@ -221,6 +293,8 @@ class Client:
                 reader.buf = buf
                 return
             reader.head = False
+            if self.spec.track_ids:
+                reader.head_ns = self.timestamp(anc)
             status = buf[: buf.find(b"\r\n")]
             done = reader.head_done
             if not status.startswith(b"HTTP/1.1 200"):
@@ -240,6 +314,8 @@ class Client:
             end = buf.find(b"\n\n", start)
             if end < 0:
                 break
+            if self.spec.track_ids:
+                self.note_id(reader, buf, start, end)
             at = buf.find(MARKER, start, end)
             while at >= 0:
                 digits = at + len(MARKER)
@@ -256,6 +332,21 @@ class Client:
                 at = buf.find(MARKER, stop, end)
             start = end + 2
         reader.buf = buf[start:] if start < len(buf) else b""
+
+    @staticmethod
+    def note_id(reader: Reader, buf: bytes, start: int, end: int) -> None:
+        """The frame's `id:` field (a line of its own), if it has one."""
+        if buf.startswith(b"id: ", start):
+            at = start
+        else:
+            at = buf.find(b"\nid: ", start, end)
+            if at < 0:
+                return
+            at += 1
+        stop = buf.find(b"\n", at, end)
+        digits = buf[at + 4 : stop if stop >= 0 else end]
+        if digits.isdigit():
+            reader.last_id = int(digits)
 
     @staticmethod
     def timestamp(anc: list[tuple[int, int, bytes]]) -> int:
@@ -295,6 +386,12 @@ class Client:
             done.set_exception(ConnectionError(f"closed before the response head: {exc!r}"))
         else:
             self.counts.disconnects += 1
+            if self.spec.auto_resume > 0 and reader.last_id:
+                self.counts.resumes += 1
+                self.drop(reader)
+                assert self.loop is not None
+                self.loop.create_task(self.resume_later(reader))
+                return
             if reader.got < self.spec.publishes:
                 self.gone_incomplete += 1  # it will never complete: do not wait for it
                 self.check_done()
@@ -342,6 +439,8 @@ def _merge(counts: list[ClientCounts]) -> ClientCounts:
             "duplicates",
             "out_of_order",
             "complete",
+            "resumes",
+            "resume_failures",
         ):
             setattr(total, name, getattr(total, name) + getattr(c, name))
         total.connect_seconds = max(total.connect_seconds, c.connect_seconds)
@@ -367,13 +466,26 @@ class ReaderPool:
         nice: int = 0,
         batch: int = 250,
         head_timeout: float = 30.0,
+        track_ids: bool = False,
+        auto_resume: float = 0.0,
     ) -> None:
         processes = max(1, min(processes, readers))
         shares = [readers // processes + (i < readers % processes) for i in range(processes)]
         self.readers = readers
         self.publishes = publishes
         self.specs = [
-            ClientSpec(port, path, extra_headers, share, publishes, batch, nice, head_timeout)
+            ClientSpec(
+                port,
+                path,
+                extra_headers,
+                share,
+                publishes,
+                batch,
+                nice,
+                head_timeout,
+                track_ids,
+                auto_resume,
+            )
             for share in shares
         ]
         self.conns: list[Connection] = []
@@ -406,7 +518,7 @@ class ReaderPool:
         for conn in self.conns:
             conn.close()
 
-    def _replies(self, timeout: float) -> list[ClientCounts]:
+    def _replies(self, timeout: float) -> list[Any]:
         deadline = time.monotonic() + timeout
         replies = []
         for conn in self.conns:
@@ -420,6 +532,20 @@ class ReaderPool:
         for conn in self.conns:
             conn.send(("connect", None))
         return _merge(self._replies(timeout))
+
+    def close_readers(self, timeout: float = 30.0) -> int:
+        """Every process closes all its readers' sockets at once (needs track_ids to reopen
+        them where they left off). Returns the earliest close time (ns, CLOCK_REALTIME)."""
+        for conn in self.conns:
+            conn.send(("close", None))
+        return int(min(self._replies(timeout)))
+
+    def reopen(self, batch: int, timeout: float) -> list[dict[str, Any]]:
+        """Every process reopens all its readers at once with `Last-Event-ID`; one report per
+        process (see `Client.reopen_all`)."""
+        for conn in self.conns:
+            conn.send(("reopen", batch))
+        return self._replies(timeout)
 
     def collect(self, wait: float) -> Collected:
         """Wait up to `wait` s for every reader to hold every entry, then gather timestamps."""
