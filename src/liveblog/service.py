@@ -237,11 +237,6 @@ class Liveblog:
             blog = _blog_or_404(tx, slug)
             return blog, tx.events_after(blog.id, after, limit)
 
-    def events_by_blog_id(self, blog_id: int, after: int, limit: int = MAX_EVENTS) -> list[Event]:
-        """For the hub's replay and gap repair."""
-        with self.store.read() as tx:
-            return tx.events_after(blog_id, after, limit)
-
     def revisions(self, user: User, slug: str, entry_id: int) -> list[Revision]:
         with self.store.read() as tx:
             blog = _blog_or_404(tx, slug)

@@ -244,18 +244,6 @@ class SqlTx:
         query = query.order_by(entries.c.published_at.desc(), entries.c.id.desc()).limit(limit)
         return [_entry(r) for r in self.conn.execute(query)]
 
-    def count_published(self, blog_id: int) -> int:
-        return int(
-            self.conn.execute(
-                select(func.count())
-                .select_from(entries)
-                .where(
-                    entries.c.blog_id == blog_id,
-                    entries.c.status == EntryStatus.PUBLISHED.value,
-                )
-            ).scalar_one()
-        )
-
     def insert_revision(self, revision: Revision, editor_id: int) -> None:
         self.conn.execute(
             entry_revisions.insert().values(
