@@ -115,6 +115,31 @@ class InProcessHub:
                 channel.pending[event.seq] = event
                 self._repair(channel)
 
+    def signal(self, blog_id: int, seq: int) -> None:
+        """Another node committed up to `seq` in this blog: catch up from the log. Any thread."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._signalled, blog_id, seq)
+
+    def _signalled(self, blog_id: int, seq: int) -> None:
+        channel = self.channels.get(blog_id)
+        if channel is not None and seq > channel.seq:
+            channel.check_log = True
+            self._repair(channel)
+
+    def resync(self) -> None:
+        """Look at the log for every open channel: after signals may have been missed (the
+        listening connection dropped) and as a periodic safety net. Any thread."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._resync)
+
+    def _resync(self) -> None:
+        for channel in self.channels.values():
+            if channel.subscribers:
+                channel.check_log = True
+                self._repair(channel)
+
     def _fan_out(self, channel: Channel, event: Event) -> None:
         frame = event_frame(event)  # the one encoding every reader shares
         seq = event.seq

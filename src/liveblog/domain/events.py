@@ -43,3 +43,22 @@ class Event:
 
 REDACTED_TYPES = frozenset({EventType.ENTRY_PUBLISHED, EventType.ENTRY_UPDATED})
 """Event types whose payload carries an entry's text and so is redacted on retraction."""
+
+
+# --- the cross-node signal ------------------------------------------------------------------
+# Nodes tell each other only "blog B reached seq N"; each node reads what it missed from the
+# log. The signal is a hint: a lost or reordered one is repaired from the log, never trusted.
+
+SIGNAL_CHANNEL = "liveblog_events"
+
+
+def signal_payload(blog_id: int, seq: int) -> str:
+    return f"{blog_id}:{seq}"
+
+
+def parse_signal(payload: str) -> tuple[int, int] | None:
+    """(blog_id, seq), or None for a payload this version does not understand."""
+    blog, _, seq = payload.partition(":")
+    if not (blog.isdigit() and seq.isdigit()):
+        return None
+    return int(blog), int(seq)

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from liveblog.domain.errors import AlreadyExists
-from liveblog.domain.events import Event, EventType
+from liveblog.domain.events import SIGNAL_CHANNEL, Event, EventType, signal_payload
 from liveblog.domain.models import (
     Blog,
     BlogStatus,
@@ -302,6 +302,10 @@ class SqlTx:
                 created_at=at,
             )
         )
+        if self.dialect == "postgresql":
+            # Delivered to every listening node when (and only if) this transaction commits,
+            # in commit order: the bridge's "blog B reached seq N" (broadcast/pgbridge.py).
+            self.conn.execute(select(func.pg_notify(SIGNAL_CHANNEL, signal_payload(blog_id, seq))))
         return Event(
             blog_id=blog_id, seq=seq, type=type, entry_id=entry_id, data=data, created_at=at
         )

@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from liveblog import __version__
 from liveblog.broadcast.memory import InProcessHub
+from liveblog.broadcast.pgbridge import PgBridge
 from liveblog.domain.events import Event
 from liveblog.service import Liveblog
 from liveblog.settings import Settings
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         store.migrate()
         await hub.start()
+        if bridge is not None:
+            bridge.start()
         # Everything alive now (modules, app, templates) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise rescan it all while thousands of
         # readers connect and stall delivery.
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         try:
             yield state
         finally:
+            if bridge is not None:
+                bridge.stop()
             await hub.stop()
             store.close()
 
@@ -68,10 +73,13 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         keepalive_seconds=settings.keepalive_seconds,
         stall_seconds=settings.stall_seconds,
     )
+    # Several nodes share a PostgreSQL database; each hears the others' commits through it.
+    bridge = PgBridge(store.url, hub) if store.dialect == "postgresql" else None
     svc = Liveblog(store, hub)
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
+    app.state.bridge = bridge
     app.state.service = svc
     pages = PageCache()
     app.state.page_cache = pages
