@@ -40,6 +40,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.host = args.host or settings.host
     settings.port = args.port or settings.port
+    if args.workers != 1:
+        from liveblog.web.workers import Supervisor
+
+        return Supervisor(settings, args.workers, args.log_level).run()
     app = create_app(settings)
     serve(app, settings.host, settings.port, args.log_level)
     return 0
@@ -105,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("LIVEBLOG_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LIVEBLOG_PORT", "8000")))
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("LIVEBLOG_WORKERS", "1")),
+        help="server processes on this port (LIVEBLOG_WORKERS; more than 1 needs PostgreSQL)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply schema migrations")

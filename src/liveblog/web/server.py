@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import socket
 import sys
 from types import FrameType
 
@@ -42,13 +43,17 @@ def make_config(app: FastAPI, host: str, port: int, log_level: str = "info") -> 
     )
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+def serve(
+    app: FastAPI, host: str, port: int, log_level: str = "info", sock: socket.socket | None = None
+) -> None:
+    """Serve until told to exit; on `sock` if given (a worker of `--workers`), else on host:port."""
     raise_file_limit()
     # Requests run their database work in worker threads while the event loop fans out. With
     # the default 5 ms switch interval a worker waits up to 5 ms for the GIL after every
     # database call whenever a fan-out is running; 1 ms keeps an editor's publish quick.
     sys.setswitchinterval(0.001)
-    LiveblogServer(make_config(app, host, port, log_level), app.state.hub).run()
+    server = LiveblogServer(make_config(app, host, port, log_level), app.state.hub)
+    server.run(sockets=[sock] if sock is not None else None)
 
 
 def raise_file_limit() -> None:

@@ -1,0 +1,147 @@
+"""`liveblog serve --workers N`: N server processes on one port, so every core serves readers.
+
+Each worker binds its own listening socket with SO_REUSEPORT, and the kernel spreads new
+connections evenly over them (one shared socket would wake every worker for each connection and
+leave the spread to chance). Workers share nothing but the PostgreSQL database: an entry
+published through one reaches the readers of the others over the LISTEN/NOTIFY bridge, exactly
+as between machines. SQLite allows one writing process, so it is refused here.
+
+The supervisor migrates once, starts the workers, restarts one that dies, and on SIGTERM or
+SIGINT passes SIGTERM on (each worker tells its readers to reconnect, then exits).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from liveblog.domain.errors import LiveblogError
+from liveblog.settings import Settings
+from liveblog.storage.sql import SqlStore
+
+log = logging.getLogger("liveblog.workers")
+
+STOP_TIMEOUT = 10.0
+# A worker that dies this soon after starting is failing to start, not crashing under load:
+# restarting it in a loop would only hide the error.
+EARLY_DEATH_SECONDS = 2.0
+
+
+def check_workers(settings: Settings, count: int) -> None:
+    if count < 1:
+        raise LiveblogError("--workers must be at least 1")
+    if count > 1 and not settings.resolved_database_url().startswith("postgresql"):
+        raise LiveblogError(
+            "--workers needs PostgreSQL (LIVEBLOG_DATABASE_URL=postgresql://…): SQLite allows one "
+            "writing process, so with SQLite run one process (drop --workers)"
+        )
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker_main(settings: Settings, log_level: str) -> None:
+    """One worker process (started by `multiprocessing` with spawn: nothing inherited)."""
+    from liveblog.web.app import create_app
+    from liveblog.web.server import serve
+
+    sock = reuse_port_socket(settings.host, settings.port)
+    serve(create_app(settings), settings.host, settings.port, log_level, sock=sock)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, count: int, log_level: str) -> None:
+        self.settings = settings
+        self.count = count
+        self.log_level = log_level
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: list[tuple[BaseProcess, float]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> int:
+        check_workers(self.settings, self.count)
+        _check_port_free(self.settings.host, self.settings.port)
+        store = SqlStore(self.settings.resolved_database_url())
+        store.migrate()  # once, here, rather than N workers racing to do it
+        store.close()
+        # Metrics from all workers are summed from files in one directory (prometheus_client's
+        # multiprocess mode); spawned workers inherit the variable.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="liveblog-"))
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.workers = [self._start() for _ in range(self.count)]
+        log.info("started %d workers on %s:%d", self.count, self.settings.host, self.settings.port)
+        status = 0
+        while not self.stopping.wait(0.2):
+            for index, (proc, started) in enumerate(self.workers):
+                if proc.is_alive():
+                    continue
+                _forget_metrics(proc.pid)
+                log.error("worker %s exited with code %s", proc.pid, proc.exitcode)
+                if time.monotonic() - started < EARLY_DEATH_SECONDS:
+                    log.error("the worker failed while starting; stopping")
+                    status = 1
+                    self.stopping.set()
+                    break
+                self.workers[index] = self._start()
+        self._stop_all()
+        return status
+
+    def _start(self) -> tuple[BaseProcess, float]:
+        proc = self.context.Process(
+            target=worker_main, args=(self.settings, self.log_level), name="liveblog-worker"
+        )
+        proc.start()
+        return proc, time.monotonic()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+
+    def _stop_all(self) -> None:
+        for proc, _ in self.workers:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for proc, _ in self.workers:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.warning("worker %s did not stop in time; killing it", proc.pid)
+                proc.kill()
+                proc.join()
+            _forget_metrics(proc.pid)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail once, clearly, instead of N workers each failing to bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise LiveblogError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+def _forget_metrics(pid: int | None) -> None:
+    if pid is None or "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return
+    try:
+        from prometheus_client import multiprocess
+    except ImportError:
+        return
+    multiprocess.mark_process_dead(pid)
