@@ -80,6 +80,16 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    # Read from stdin, not argv: a token on the command line ends up in shell history.
+    token = sys.stdin.readline().strip()
+    if not token:
+        raise LiveblogError("paste the token to revoke on standard input")
+    _service(args).revoke_token(token)
+    print("token revoked")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from liveblog.demo import ensure_demo
 
@@ -135,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     tcreate = token.add_parser("create", parents=[common], help="print a new API token for a user")
     tcreate.add_argument("name", help="the user the token acts as")
     tcreate.set_defaults(func=cmd_token_create)
+    trevoke = token.add_parser(
+        "revoke", parents=[common], help="revoke the API token read from standard input"
+    )
+    trevoke.set_defaults(func=cmd_token_revoke)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed a demo blog if the database is empty"

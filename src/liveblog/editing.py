@@ -6,7 +6,7 @@ than in the domain package); the service calls them inside its write transaction
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from liveblog.domain.errors import Gone, InvalidInput, InvalidState, NotFound
@@ -29,7 +29,44 @@ from liveblog.domain.rules import (
 )
 from liveblog.render.markdown import render_markdown
 
-CREATABLE_STATUSES = {EntryStatus.DRAFT, EntryStatus.SUBMITTED, EntryStatus.PUBLISHED}
+CREATABLE_STATUSES = {
+    EntryStatus.DRAFT,
+    EntryStatus.SUBMITTED,
+    EntryStatus.SCHEDULED,
+    EntryStatus.PUBLISHED,
+}
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+ONLY_SCHEDULED = 'only a scheduled entry has one; send "status": "scheduled" with it'
+
+
+def check_publish_at(value: datetime, now: datetime) -> datetime:
+    """A schedule time must say its zone (a bare 14:00 is a time-zone mistake waiting to happen),
+    lie in the future, and within a year."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            "publish_at", "must include a time zone offset, e.g. 2026-11-27T21:00:00+01:00 or …Z"
+        )
+    value = value.astimezone(UTC)
+    if value <= now:
+        raise InvalidInput("publish_at", "is in the past; publish the entry now instead")
+    if value - now > MAX_SCHEDULE_AHEAD:
+        raise InvalidInput("publish_at", "must be within a year from now")
+    return value
+
+
+def apply_schedule(user: User, entry: Entry, changes: dict[str, Any], now: datetime) -> bool:
+    """Set or move a schedule time; True when it changed."""
+    value = changes.get("publish_at")
+    if value is None:
+        return False
+    require(user, Action.PUBLISH)
+    target = changes.get("status")
+    if entry.status is not EntryStatus.SCHEDULED and target != EntryStatus.SCHEDULED.value:
+        raise InvalidInput("publish_at", ONLY_SCHEDULED)
+    when = check_publish_at(value, now)
+    changed = when != entry.scheduled_at
+    entry.scheduled_at = when
+    return changed
 
 
 def apply_flags(user: User, entry: Entry, changes: dict[str, Any]) -> set[str]:
@@ -54,6 +91,12 @@ def apply_status(
         return False
     if entry.status is EntryStatus.PUBLISHED:
         raise InvalidState("a published entry cannot go back to draft; retract it instead")
+    if target is EntryStatus.SCHEDULED:
+        require(user, Action.PUBLISH)
+        if entry.scheduled_at is None or entry.scheduled_at <= now:
+            raise InvalidInput("publish_at", "is required to schedule an entry")
+    elif entry.status is EntryStatus.SCHEDULED:
+        entry.scheduled_at = None  # unscheduled (or published now): the old time means nothing
     if target is EntryStatus.PUBLISHED:
         require(user, Action.PUBLISH)
         if blog.status is BlogStatus.ENDED:
@@ -106,10 +149,8 @@ def entry_status(value: str) -> EntryStatus:
         state = EntryStatus(value)
     except ValueError:
         state = None
-    if state is EntryStatus.SCHEDULED:
-        raise InvalidInput("status", "scheduling is not available yet; use draft or published")
     if state not in CREATABLE_STATUSES:
-        raise InvalidInput("status", "must be one of draft, submitted, published")
+        raise InvalidInput("status", "must be one of draft, submitted, scheduled, published")
     assert state is not None
     return state
 

@@ -47,6 +47,7 @@ from liveblog.domain.rules import (
     may,
     require,
 )
+from liveblog.metrics import EVENTS_COMMITTED, timed_write
 from liveblog.render.jsonview import blog_json, dumps, entry_json
 from liveblog.render.markdown import render_markdown
 from liveblog.storage.base import Store, Tx
@@ -104,6 +105,12 @@ class Liveblog:
             tx.insert_token(user.id, credentials.hash_token(token), self.clock())
         return token
 
+    def revoke_token(self, token: str) -> None:
+        """Stop a token working at once (kept, revoked, for a while: see jobs.run_retention)."""
+        with self.store.write() as tx:
+            if not tx.revoke_token(credentials.hash_token(token), self.clock()):
+                raise NotFound("no such active API token")
+
     def user_for_token(self, token: str) -> User:
         with self.store.read() as tx:
             user = tx.user_by_token_hash(credentials.hash_token(token))
@@ -154,6 +161,7 @@ class Liveblog:
         with self.store.read() as tx:
             return tx.list_blogs(limit)
 
+    @timed_write
     def update_blog(self, user: User, slug: str, changes: dict[str, Any]) -> Blog:
         """Apply title/description/key_points/status changes; one event if anything changed."""
         require(user, Action.EDIT_BLOG)
@@ -186,7 +194,7 @@ class Liveblog:
             tx.update_blog(blog)
             kind = EventType.BLOG_ENDED if ending else EventType.BLOG_UPDATED
             event = self._append(tx, blog, kind, None, {"blog": blog_json(blog)})
-        self.hub.publish(blog.id, [event])
+        self._publish(blog.id, [event])
         return blog
 
     # --- entries: reading -------------------------------------------------------------------
@@ -249,6 +257,7 @@ class Liveblog:
 
     # --- entries: writing -------------------------------------------------------------------
 
+    @timed_write
     def create_entry(
         self,
         user: User,
@@ -259,11 +268,19 @@ class Liveblog:
         pinned: bool = False,
         key_event: bool = False,
         status: str = "published",
+        publish_at: datetime | None = None,
     ) -> Entry:
         state = editing.entry_status(status)
         require(user, Action.WRITE_DRAFT)
-        if state is EntryStatus.PUBLISHED:
+        if state in (EntryStatus.PUBLISHED, EntryStatus.SCHEDULED):
             require(user, Action.PUBLISH)
+        scheduled_at = None
+        if state is EntryStatus.SCHEDULED:
+            if publish_at is None:
+                raise InvalidInput("publish_at", "is required to schedule an entry")
+            scheduled_at = editing.check_publish_at(publish_at, self.clock())
+        elif publish_at is not None:
+            raise InvalidInput("publish_at", editing.ONLY_SCHEDULED)
         if pinned or key_event:
             require(user, Action.PIN)
         headline = clean_text("headline", headline, limit=MAX_HEADLINE)
@@ -274,7 +291,7 @@ class Liveblog:
         published = state is EntryStatus.PUBLISHED
         with self.store.write() as tx:
             blog = _blog_or_404(tx, slug, for_update=True)
-            if published and blog.status is BlogStatus.ENDED:
+            if (scheduled_at is not None or published) and blog.status is BlogStatus.ENDED:
                 raise InvalidState("this live blog has ended; reopen it to publish")
             entry = tx.insert_entry(
                 Entry(
@@ -292,6 +309,7 @@ class Liveblog:
                     created_at=now,
                     updated_at=now,
                     published_at=now if published else None,
+                    scheduled_at=scheduled_at,
                 )
             )
             tx.insert_revision(editing.revision(entry, user, now), user.id)
@@ -305,9 +323,10 @@ class Liveblog:
                     )
                 )
         if events:
-            self.hub.publish(blog.id, events)
+            self._publish(blog.id, events)
         return entry
 
+    @timed_write
     def edit_entry(
         self, user: User, slug: str, entry_id: int, changes: dict[str, Any], version: Version | None
     ) -> Entry:
@@ -335,8 +354,10 @@ class Liveblog:
             content = editing.apply_content(entry, changes, now)
             flags = editing.apply_flags(user, entry, changes)
             status_before = entry.status
+            rescheduled = editing.apply_schedule(user, entry, changes, now)
             publishing = editing.apply_status(user, blog, entry, changes, now)
-            moved = entry.status is not status_before  # e.g. draft -> submitted: no event, saved
+            # e.g. draft -> submitted, or a new schedule time: saved, but no public event
+            moved = entry.status is not status_before or rescheduled
             if not (content or flags or moved):
                 return entry
             entry.updated_at = now
@@ -351,9 +372,10 @@ class Liveblog:
                 kind = EventType.ENTRY_PUBLISHED if publishing else EventType.ENTRY_UPDATED
                 events.append(self._append(tx, blog, kind, entry.id, {"entry": entry_json(entry)}))
         if events:
-            self.hub.publish(blog.id, events)
+            self._publish(blog.id, events)
         return entry
 
+    @timed_write
     def retract_entry(self, user: User, slug: str, entry_id: int, public_note: str = "") -> None:
         """Withdraw an entry everywhere; its text leaves every public copy in this transaction."""
         note = clean_text("public_note", public_note, limit=MAX_NOTE)
@@ -381,9 +403,14 @@ class Liveblog:
                 entry.id,
                 {"entry": {"id": entry.id}, "public_note": entry.public_note},
             )
-        self.hub.publish(blog.id, [event])
+        self._publish(blog.id, [event])
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _publish(self, blog_id: int, events: list[Event]) -> None:
+        """Hand committed events to the hub (which returns at once)."""
+        EVENTS_COMMITTED.inc(len(events))
+        self.hub.publish(blog_id, events)
 
     def _append(
         self, tx: Tx, blog: Blog, kind: EventType, entry_id: int | None, data: dict[str, Any]

@@ -21,8 +21,15 @@ class Settings:
     fast_stream: bool = field(
         default_factory=lambda: os.environ.get("LIVEBLOG_FAST_STREAM", "1") not in ("0", "false")
     )
+    schedule_poll_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("LIVEBLOG_SCHEDULE_POLL_SECONDS", "1"))
+    )
     keepalive_seconds: float = field(
         default_factory=lambda: float(os.environ.get("LIVEBLOG_KEEPALIVE_SECONDS", "15"))
+    )
+    # "text", or "json": one object per line (time, level, logger, message, extras).
+    log_format: str = field(
+        default_factory=lambda: os.environ.get("LIVEBLOG_LOG_FORMAT", "text").lower()
     )
 
     def resolved_database_url(self) -> str:

@@ -39,8 +39,9 @@ class Channel:
     pending: dict[int, Event] = field(default_factory=dict)
     repairing: bool = False
     check_log: bool = False
-    outbox: deque[tuple[int, bytes, bool]] = field(default_factory=deque)
-    """Frames being written to readers, oldest first, a slice of readers at a time."""
+    outbox: deque[tuple[int, bytes, bool, float]] = field(default_factory=deque)
+    """Frames being written to readers, oldest first, a slice of readers at a time: (seq,
+    frame, final, when the hub received the event, by time.perf_counter)."""
     pumping: bool = False
     batch: list[Sink] = field(default_factory=list)
     """The readers the oldest outbox frame goes to (those attached when its turn came)."""

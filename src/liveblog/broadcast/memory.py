@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from liveblog import metrics
 from liveblog.broadcast.channel import Channel, Sink
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import Blog, BlogStatus
@@ -97,12 +99,13 @@ class InProcessHub:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        received = time.perf_counter()  # fan-out latency counts the hop onto the loop
         if running is loop:
-            self._deliver(blog_id, list(events))
+            self._deliver(blog_id, list(events), received)
         else:
-            loop.call_soon_threadsafe(self._deliver, blog_id, list(events))
+            loop.call_soon_threadsafe(self._deliver, blog_id, list(events), received)
 
-    def _deliver(self, blog_id: int, events: list[Event]) -> None:
+    def _deliver(self, blog_id: int, events: list[Event], received: float = 0.0) -> None:
         channel = self.channels.get(blog_id)
         if channel is None:
             return  # no reader has subscribed; a later subscriber starts from the log
@@ -110,7 +113,7 @@ class InProcessHub:
             if event.seq <= channel.seq:
                 continue
             if event.seq == channel.seq + 1 and not channel.repairing:
-                self._fan_out(channel, event)
+                self._fan_out(channel, event, received)
             else:
                 channel.pending[event.seq] = event
                 self._repair(channel)
@@ -140,7 +143,8 @@ class InProcessHub:
                 channel.check_log = True
                 self._repair(channel)
 
-    def _fan_out(self, channel: Channel, event: Event) -> None:
+    def _fan_out(self, channel: Channel, event: Event, received: float = 0.0) -> None:
+        """`received`: when the hub was handed the event (0: now, e.g. read from the log)."""
         frame = event_frame(event)  # the one encoding every reader shares
         seq = event.seq
         channel.seq = seq
@@ -155,7 +159,8 @@ class InProcessHub:
         channel.recent.append((seq, frame))
         if len(channel.recent) == channel.recent.maxlen:
             channel.floor = channel.recent[0][0] - 1
-        channel.outbox.append((seq, frame, kind is EventType.BLOG_ENDED))
+        final = kind is EventType.BLOG_ENDED
+        channel.outbox.append((seq, frame, final, received or time.perf_counter()))
         if not channel.pumping:
             channel.pumping = True
             channel.batch = list(channel.subscribers)
@@ -165,7 +170,7 @@ class InProcessHub:
     def _pump(self, channel: Channel) -> None:
         """Write the oldest outbox frame to the next slice of its readers; frames go out in
         order, each to every reader, however the slices interleave with other work."""
-        seq, frame, final = channel.outbox[0]
+        seq, frame, final, _ = channel.outbox[0]
         start = channel.cursor
         end = start + SLICE
         for sink in channel.batch[start:end]:
@@ -175,7 +180,9 @@ class InProcessHub:
             channel.cursor = end
             self.loop.call_soon(self._pump, channel)
             return
-        channel.outbox.popleft()
+        received = channel.outbox.popleft()[3]
+        metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
+        metrics.EVENTS_FANNED_OUT.inc()
         if channel.outbox:
             channel.batch = list(channel.subscribers)
             channel.cursor = 0
@@ -252,10 +259,16 @@ class InProcessHub:
         return channel
 
     def attach(self, channel: Channel, sink: Sink) -> None:
-        channel.subscribers.add(sink)
+        # The membership checks keep the readers gauge exact if a sink is attached or
+        # detached twice (once per connect/disconnect, never per event).
+        if sink not in channel.subscribers:
+            channel.subscribers.add(sink)
+            metrics.STREAM_READERS.inc()
 
     def detach(self, channel: Channel, sink: Sink) -> None:
-        channel.subscribers.discard(sink)
+        if sink in channel.subscribers:
+            channel.subscribers.discard(sink)
+            metrics.STREAM_READERS.dec()
 
     async def replay(self, channel: Channel, after: int) -> tuple[list[bytes], int]:
         """Frames for (after, channel.seq] as known when called, and the seq of the last one:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from liveblog import metrics
 from liveblog.render.sse import KEEPALIVE
 
 
@@ -27,6 +28,7 @@ class QueuedReader:
             return
         if self.queued + len(frame) > self.limit:
             # Never block the hub on one slow reader: drop it; it resumes from Last-Event-ID.
+            metrics.DROPPED_BUFFER.inc()
             self.close("buffer full")
             return
         self.frames.append((seq, frame, final))

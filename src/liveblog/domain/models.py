@@ -76,6 +76,8 @@ class Entry:
     correction: Correction | None = None
     public_note: str | None = None
     author_id: int = 0
+    scheduled_at: datetime | None = None
+    """When a scheduled entry goes public (kept afterwards as a record)."""
 
 
 @dataclass(slots=True)

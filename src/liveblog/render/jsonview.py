@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from liveblog.domain.models import Blog, Entry
+from liveblog.domain.models import Blog, Entry, EntryStatus
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -38,7 +38,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     correction = None
     if entry.correction is not None:
         correction = {"note": entry.correction.note, "at": iso(entry.correction.at)}
-    return {
+    data = {
         "id": entry.id,
         "version": entry.version,
         "headline": entry.headline,
@@ -52,6 +52,9 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "author": {"name": entry.author},
         "correction": correction,
     }
+    if entry.status is EntryStatus.SCHEDULED:
+        data["publish_at"] = iso(entry.scheduled_at)
+    return data
 
 
 def dumps(value: Any) -> str:

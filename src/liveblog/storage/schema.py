@@ -78,9 +78,11 @@ entries = Table(
     Column("correction_at", DateTime(timezone=True), nullable=True),
     Column("public_note", Text, nullable=True),
     Column("retracted_at", DateTime(timezone=True), nullable=True),
+    Column("scheduled_at", DateTime(timezone=True), nullable=True),
     Index("ix_entries_blog_published", "blog_id", "status", "published_at", "id"),
     Index("ix_entries_timeline", "blog_id", "published_at", "id"),
     Index("ix_entries_pinned", "blog_id", "pinned"),
+    Index("ix_entries_due", "status", "scheduled_at"),
 )
 
 entry_revisions = Table(
@@ -108,4 +110,13 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_events_entry", "blog_id", "entry_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("last_run_at", DateTime(timezone=True), nullable=True),
+    Column("last_node", String(128), nullable=True),
 )

@@ -42,7 +42,15 @@ from liveblog.domain.models import (
     User,
 )
 from liveblog.storage import migrate
-from liveblog.storage.schema import api_tokens, blogs, entries, entry_revisions, events, users
+from liveblog.storage.schema import (
+    api_tokens,
+    blogs,
+    entries,
+    entry_revisions,
+    events,
+    jobs,
+    users,
+)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -100,6 +108,13 @@ class SqlStore:
 
     def is_migrated(self) -> bool:
         return migrate.is_current(self._reader)
+
+    def ping(self) -> None:
+        """A trivial query, for health checks. On SQLite `SELECT 1` never touches the file, so
+        read the schema version from its header instead."""
+        query = "PRAGMA schema_version" if self.dialect == "sqlite" else "SELECT 1"
+        with self._reader.connect() as conn:
+            conn.exec_driver_sql(query).fetchone()
 
     @contextmanager
     def write(self) -> Iterator[SqlTx]:
@@ -279,6 +294,58 @@ class SqlTx:
             for r in rows
         ]
 
+    # --- jobs that run once across nodes ----------------------------------------------------
+
+    def due_entries(self, now: datetime, limit: int) -> list[Entry]:
+        """Scheduled entries whose time has come, locked for this transaction. On PostgreSQL
+        rows another node has locked are skipped, not waited for; once that node commits they
+        are no longer scheduled, so no entry is published twice."""
+        query = (
+            _entry_select()
+            .where(
+                entries.c.status == EntryStatus.SCHEDULED.value,
+                entries.c.scheduled_at <= now,
+            )
+            .order_by(entries.c.scheduled_at, entries.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(of=entries, skip_locked=True)
+        return [_entry(r) for r in self.conn.execute(query)]
+
+    def blog_by_id(self, blog_id: int, *, for_update: bool = False) -> Blog | None:
+        query = select(blogs).where(blogs.c.id == blog_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _blog(row) if row else None
+
+    def claim_job(self, name: str, now: datetime, next_run_at: datetime, node: str) -> bool:
+        """True if this node won this period's run of the job: the conditional update moves
+        the row forward for exactly one of the nodes racing for it."""
+        result = self.conn.execute(
+            update(jobs)
+            .where(jobs.c.name == name, jobs.c.next_run_at <= now)
+            .values(next_run_at=next_run_at, last_run_at=now, last_node=node)
+        )
+        return result.rowcount == 1
+
+    def purge_revoked_tokens(self, revoked_before: datetime) -> int:
+        result = self.conn.execute(
+            api_tokens.delete().where(
+                api_tokens.c.revoked_at.is_not(None), api_tokens.c.revoked_at < revoked_before
+            )
+        )
+        return result.rowcount
+
+    def revoke_token(self, token_hash: str, at: datetime) -> bool:
+        result = self.conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1
+
     # --- the event log ----------------------------------------------------------------------
 
     def append_event(
@@ -406,6 +473,7 @@ def _entry_values(entry: Entry) -> dict[str, Any]:
         "correction_at": entry.correction.at if entry.correction else None,
         "public_note": entry.public_note,
         "retracted_at": entry.updated_at if entry.status is EntryStatus.RETRACTED else None,
+        "scheduled_at": entry.scheduled_at,
     }
 
 
@@ -430,4 +498,5 @@ def _entry(row: Row[Any]) -> Entry:
         published_at=_utc(row.published_at),
         correction=correction,
         public_note=row.public_note,
+        scheduled_at=_utc(row.scheduled_at),
     )

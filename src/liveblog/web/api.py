@@ -68,7 +68,10 @@ class EntryIn(Strict):
     body: Text = Field(description="Markdown; raw HTML is shown as text")
     pinned: bool = False
     key_event: bool = False
-    status: Text = Field("published", description="draft, submitted or published")
+    status: Text = Field("published", description="draft, submitted, scheduled or published")
+    publish_at: datetime | None = Field(
+        None, description="with status 'scheduled': when it goes public (ISO 8601 with offset)"
+    )
 
 
 class EntryPatch(Strict):
@@ -77,6 +80,7 @@ class EntryPatch(Strict):
     pinned: bool | None = None
     key_event: bool | None = None
     status: Text | None = None
+    publish_at: datetime | None = Field(None, description="a scheduled entry's new time")
     correction: Text | None = Field(None, description="shown to readers as a correction note")
     version: int | None = Field(None, description="the version you edited (or use If-Match)")
 

@@ -15,10 +15,11 @@ from liveblog import __version__
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.broadcast.pgbridge import PgBridge
 from liveblog.domain.events import Event
+from liveblog.jobs import JobRunner
 from liveblog.service import Liveblog
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
-from liveblog.web import api, errors, fastpath, reader
+from liveblog.web import api, errors, fastpath, ops, reader
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.security import SecurityHeaders
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         await hub.start()
         if bridge is not None:
             bridge.start()
+        hub.spawn(JobRunner(svc, settings.schedule_poll_seconds).run())
         # Everything alive now (modules, app, templates) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise rescan it all while thousands of
         # readers connect and stall delivery.
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         Route("/api/blogs/{slug}/stream", StreamEndpoint(), methods=["GET"], name="stream")
     )
     app.include_router(api.router)
+    app.include_router(ops.router)
     app.include_router(reader.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)

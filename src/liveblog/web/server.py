@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import resource
+import signal
 import socket
 import sys
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from liveblog.broadcast.memory import InProcessHub
+from liveblog.logs import logging_config
 from liveblog.web.fastpath import LiveblogHttpProtocol
 
 
@@ -26,14 +29,26 @@ class LiveblogServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.hub.close_all()
         super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            # uvicorn re-raises the signal after its graceful shutdown, so the process would
+            # die "killed by SIGTERM". A SIGTERM is a process manager's polite "stop", and we
+            # stopped cleanly: exit 0, so orchestrators do not log a failure on every deploy.
+            self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
 
 
-def make_config(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+def make_config(
+    app: FastAPI, host: str, port: int, log_level: str = "info", log_format: str | None = None
+) -> uvicorn.Config:
+    """`log_format` ("text" or "json"): our logging for uvicorn's loggers and ours alike;
+    None keeps uvicorn's default."""
+    log_config = LOGGING_CONFIG if log_format is None else logging_config(log_format, log_level)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
+        # Applied by uvicorn when the server starts, in every worker process.
+        log_config=log_config,
         timeout_graceful_shutdown=5,
         # Our protocol: uvicorn's, plus the hand-over of stream connections to the hub.
         http=LiveblogHttpProtocol,
@@ -52,7 +67,8 @@ def serve(
     # the default 5 ms switch interval a worker waits up to 5 ms for the GIL after every
     # database call whenever a fan-out is running; 1 ms keeps an editor's publish quick.
     sys.setswitchinterval(0.001)
-    server = LiveblogServer(make_config(app, host, port, log_level), app.state.hub)
+    config = make_config(app, host, port, log_level, app.state.settings.log_format)
+    server = LiveblogServer(config, app.state.hub)
     server.run(sockets=[sock] if sock is not None else None)
 
 

@@ -16,8 +16,10 @@ import socket
 from collections import deque
 from typing import cast
 
+from prometheus_client import Counter
 from uvicorn.server import ServerState
 
+from liveblog import metrics
 from liveblog.broadcast.channel import Channel
 from liveblog.broadcast.memory import FETCH_LIMIT, SHUTTING_DOWN, InProcessHub
 from liveblog.domain.errors import LiveblogError
@@ -55,6 +57,13 @@ def _error_response(status: int, message: str) -> bytes:
         b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
         b"connection: close\r\n%s\r\n%s" % (status, reason, len(body), _EXTRA, body)
     )
+
+
+def _cut_off(transport: asyncio.Transport, dropped: Counter) -> None:
+    # Frames of the same fan-out may reach a reader already cut off: count it once.
+    if not transport.is_closing():
+        dropped.inc()
+        transport.abort()
 
 
 # A replay is written in pieces of about this size, each when the transport's buffer is low.
@@ -139,21 +148,23 @@ class StreamConnection(asyncio.Protocol):
             self.pending.append((seq, frame, final))
             self.pending_bytes += len(frame)
             if self.pending_bytes > self.hub.buffer_limit:
-                transport.abort()  # live events outgrew a replay that does not drain
+                # live events outgrew a replay that does not drain
+                _cut_off(transport, metrics.DROPPED_BUFFER)
             return
         self.last_seq = seq
         transport.write(frame)
         if final:
             transport.close()  # the blog ended: flush, then close
         elif transport.get_write_buffer_size() > self.hub.buffer_limit:
-            transport.abort()  # a reader who cannot keep up resumes from its last id
+            # a reader who cannot keep up resumes from its last id
+            _cut_off(transport, metrics.DROPPED_BUFFER)
 
     def tick(self, now: float, keepalive: bool) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         if self.stalled_since and now - self.stalled_since > self.hub.stall_seconds:
-            transport.abort()
+            _cut_off(transport, metrics.DROPPED_STALL)
         elif keepalive and self.pending is None:
             transport.write(KEEPALIVE)
 

@@ -1,0 +1,99 @@
+"""Work that must happen once across all nodes: scheduled publishing and retention.
+
+Every node runs the same loop; the database decides who does what. A due scheduled entry is
+published inside the transaction that selects it (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the
+single writer on SQLite) and stops being "scheduled" in that same transaction, so a second node
+either skips the locked row or no longer sees it. A periodic job runs only on the node whose
+conditional update moved the job's `next_run_at` forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from liveblog.domain.events import Event, EventType
+from liveblog.domain.models import BlogStatus, EntryStatus
+from liveblog.render.jsonview import entry_json
+from liveblog.service import Liveblog
+
+log = logging.getLogger(__name__)
+
+DUE_BATCH = 50
+RETENTION_EVERY = timedelta(hours=1)
+REVOKED_TOKENS_KEPT = timedelta(days=30)
+"""Revoked API tokens stay this long (an audit trail of what was revoked), then go."""
+
+
+def node_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def publish_due(svc: Liveblog, limit: int = DUE_BATCH) -> int:
+    """Publish the scheduled entries whose time has come; returns how many went public."""
+    now = svc.clock()
+    by_blog: dict[int, list[Event]] = {}
+    published = 0
+    with svc.store.write() as tx:
+        for entry in tx.due_entries(now, limit):
+            blog = tx.blog_by_id(entry.blog_id, for_update=True)
+            assert blog is not None  # entries reference blogs
+            entry.updated_at = now
+            if blog.status is BlogStatus.ENDED:
+                # Nobody would see it: back to the desk as a draft instead of lost or looping.
+                entry.status = EntryStatus.DRAFT
+                tx.update_entry(entry)
+                log.warning(
+                    "blog %s has ended; scheduled entry %s went back to draft", blog.slug, entry.id
+                )
+                continue
+            entry.status = EntryStatus.PUBLISHED
+            entry.published_at = now
+            tx.update_entry(entry)
+            events = by_blog.setdefault(blog.id, [])
+            if entry.pinned:
+                events += svc._unpin_others(tx, blog, entry.id, now)
+            events.append(
+                svc._append(
+                    tx, blog, EventType.ENTRY_PUBLISHED, entry.id, {"entry": entry_json(entry)}
+                )
+            )
+            published += 1
+    for blog_id, events in by_blog.items():
+        svc._publish(blog_id, events)
+    return published
+
+
+def run_retention(svc: Liveblog, node: str) -> bool:
+    """Run this period's retention on this node if no other node has; True if it ran here."""
+    now = svc.clock()
+    with svc.store.write() as tx:
+        if not tx.claim_job("retention", now, now + RETENTION_EVERY, node):
+            return False
+        purged = tx.purge_revoked_tokens(now - REVOKED_TOKENS_KEPT)
+    log.info("retention: purged %d revoked API tokens", purged)
+    return True
+
+
+class JobRunner:
+    """The per-node loop: look for due entries every `poll_seconds`, retention when claimed."""
+
+    def __init__(self, svc: Liveblog, poll_seconds: float = 1.0) -> None:
+        self.svc = svc
+        self.poll_seconds = poll_seconds
+        self.node = node_name()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                while await asyncio.to_thread(publish_due, self.svc) == DUE_BATCH:
+                    pass  # a backlog (a node was down): drain it before sleeping
+                await asyncio.to_thread(run_retention, self.svc, self.node)
+            except Exception:
+                # The database may be away for a moment; the next turn retries. Nothing is
+                # lost: due entries stay due until a transaction publishes them.
+                log.exception("scheduled jobs failed; retrying")
+            await asyncio.sleep(self.poll_seconds)
