@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,6 +22,9 @@ from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
 from liveblog.web.app import create_app
 from liveblog.web.server import make_config
+
+if TYPE_CHECKING:
+    from cluster import Cluster
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -222,3 +226,16 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlSto
     store.migrate()
     yield store
     store.close()
+
+
+@pytest.fixture
+def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """`liveblog serve` processes on a fresh PostgreSQL database, and their readers, all ended
+    after the test whatever happened in it."""
+    from cluster import Cluster
+
+    group = Cluster(pg_url, tmp_path)
+    try:
+        yield group
+    finally:
+        group.close()

@@ -5,10 +5,9 @@ resume on another node with their Last-Event-ID and lose nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,16 +17,6 @@ from cluster import Cluster, Node, StreamReader, editor_token, event_log
 from conftest import auth
 
 SLUG = "storm-aurelia"
-
-
-@pytest.fixture
-def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    """Nodes and readers that are ended after the test whatever happened in it."""
-    group = Cluster(pg_url, tmp_path)
-    try:
-        yield group
-    finally:
-        group.close()
 
 
 @pytest.fixture
@@ -187,3 +176,36 @@ def test_sigterm_hands_readers_a_jittered_retry_and_exits_promptly(
         assert reader.connections[-1].url == c.url, reader.summary()
     print(f"\nSIGTERM to exit: {took * 1000:.0f} ms; retry hints (ms): {sorted(hints)}")
     assert len(set(hints)) > 1, hints
+
+
+def test_scheduled_entries_are_published_once_with_three_nodes_looking(
+    cluster: Cluster, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three nodes each look for due entries every 0.1 s: every scheduled entry is published
+    exactly once, at its time, and readers on every node get it once."""
+    monkeypatch.setenv("LIVEBLOG_SCHEDULE_POLL_SECONDS", "0.1")
+    a, b, c = cluster.start("A", "B", "C")
+    start = create_blog(a, token)
+    readers = [cluster.reader(SLUG, [node]) for node in (a, b, c)]
+    for reader in readers:
+        reader.wait_connected()
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    scheduled = []
+    with a.client(headers=auth(token)) as http:
+        for n in range(12):
+            payload = {
+                "body": f"scheduled {n}",
+                "status": "scheduled",
+                "publish_at": (due + timedelta(milliseconds=50 * n)).isoformat(),
+            }
+            response = http.post(f"/api/blogs/{SLUG}/entries", json=payload)
+            assert response.status_code == 201, response.text
+            scheduled.append(response.json()["id"])
+    wait_all(readers, start + len(scheduled), timeout=10)
+    time.sleep(0.5)  # more scheduler turns on every node: still nothing twice
+    log = the_log(b)
+    published = [e["data"]["entry"] for e in log if e["type"] == "entry-published"]
+    assert sorted(p["id"] for p in published) == sorted(scheduled)
+    assert all(datetime.fromisoformat(p["published_at"]) >= due for p in published)
+    for reader in readers:
+        assert_saw_exactly(reader, log)

@@ -95,7 +95,7 @@ def test_healthz_is_ok_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     with server(pg_url, tmp_path) as live:
         response = httpx.get(f"{live.url}/healthz", timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "bridge": "listening"}
 
 
 def test_healthz_is_503_when_the_postgresql_database_is_gone(pg_url: str, tmp_path: Path) -> None:

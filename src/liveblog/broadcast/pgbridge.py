@@ -24,6 +24,7 @@ from liveblog.domain.events import SIGNAL_CHANNEL, parse_signal
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 0.5
+APPLICATION_NAME = "liveblog-bridge"  # how operators (and tests) find it in pg_stat_activity
 
 
 class SignalledHub(Protocol):
@@ -83,7 +84,9 @@ class PgBridge:
             self._stopping.wait(self.retry_seconds)
 
     def _listen(self) -> None:
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        conn = psycopg.connect(
+            self.url, autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+        )
         self._conn = conn
         conn.execute(f"LISTEN {SIGNAL_CHANNEL}")
         self.listening.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         await hub.start()
         if bridge is not None:
             bridge.start()
+            # Serve once this node hears the others (or give up waiting: /healthz says so).
+            await asyncio.to_thread(bridge.wait_listening, 5.0)
         hub.spawn(JobRunner(svc, settings.schedule_poll_seconds).run())
         # Everything alive now (modules, app, templates) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise rescan it all while thousands of

@@ -76,7 +76,19 @@ async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "database": reason}, status_code=503, headers=NO_STORE
         )
-    return JSONResponse({"status": "ok", "database": "ok"}, headers=NO_STORE)
+    bridge = getattr(state, "bridge", None)
+    if bridge is not None and not bridge.listening.is_set():
+        # Not hearing other nodes' commits yet: its readers would get them only on the next
+        # resync, seconds late. Not ready until the LISTEN connection is up.
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "bridge": "not listening"},
+            status_code=503,
+            headers=NO_STORE,
+        )
+    body = {"status": "ok", "database": "ok"}
+    if bridge is not None:
+        body["bridge"] = "listening"
+    return JSONResponse(body, headers=NO_STORE)
 
 
 @router.get("/metrics")

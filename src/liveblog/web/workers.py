@@ -12,6 +12,8 @@ SIGINT passes SIGTERM on (each worker tells its readers to reconnect, then exits
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
@@ -20,19 +22,24 @@ import socket
 import tempfile
 import threading
 import time
+from collections import deque
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from liveblog.domain.errors import LiveblogError
+from liveblog.logs import configure_logging
+from liveblog.metrics import mark_process_dead
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
 
 log = logging.getLogger("liveblog.workers")
 
 STOP_TIMEOUT = 10.0
-# A worker that dies this soon after starting is failing to start, not crashing under load:
-# restarting it in a loop would only hide the error.
-EARLY_DEATH_SECONDS = 2.0
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Workers dying this often are failing to start (a bad setting, the database away), not
+# crashing now and then: restarting them forever would only hide the error.
+CRASH_LOOP_DEATHS = 5
+CRASH_LOOP_SECONDS = 30.0
 
 
 def check_workers(settings: Settings, count: int) -> None:
@@ -55,11 +62,12 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def worker_main(settings: Settings, log_level: str) -> None:
+def worker_main(settings: Settings, log_level: str, supervisor: int) -> None:
     """One worker process (started by `multiprocessing` with spawn: nothing inherited)."""
     from liveblog.web.app import create_app
     from liveblog.web.server import serve
 
+    _exit_with(supervisor)
     sock = reuse_port_socket(settings.host, settings.port)
     serve(create_app(settings), settings.host, settings.port, log_level, sock=sock)
 
@@ -70,10 +78,11 @@ class Supervisor:
         self.count = count
         self.log_level = log_level
         self.context = multiprocessing.get_context("spawn")
-        self.workers: list[tuple[BaseProcess, float]] = []
+        self.workers: list[BaseProcess] = []
         self.stopping = threading.Event()
 
     def run(self) -> int:
+        configure_logging(self.settings.log_format, self.log_level)
         check_workers(self.settings, self.count)
         _check_port_free(self.settings.host, self.settings.port)
         store = SqlStore(self.settings.resolved_database_url())
@@ -87,14 +96,21 @@ class Supervisor:
         self.workers = [self._start() for _ in range(self.count)]
         log.info("started %d workers on %s:%d", self.count, self.settings.host, self.settings.port)
         status = 0
+        deaths: deque[float] = deque(maxlen=CRASH_LOOP_DEATHS)
         while not self.stopping.wait(0.2):
-            for index, (proc, started) in enumerate(self.workers):
+            for index, proc in enumerate(self.workers):
                 if proc.is_alive():
                     continue
                 _forget_metrics(proc.pid)
-                log.error("worker %s exited with code %s", proc.pid, proc.exitcode)
-                if time.monotonic() - started < EARLY_DEATH_SECONDS:
-                    log.error("the worker failed while starting; stopping")
+                log.error(
+                    "worker %s exited with code %s; starting another", proc.pid, proc.exitcode
+                )
+                now = time.monotonic()
+                deaths.append(now)
+                if len(deaths) == deaths.maxlen and now - deaths[0] < CRASH_LOOP_SECONDS:
+                    log.error(
+                        "workers keep dying (%d in %.0f s); stopping", len(deaths), now - deaths[0]
+                    )
                     status = 1
                     self.stopping.set()
                     break
@@ -102,28 +118,42 @@ class Supervisor:
         self._stop_all()
         return status
 
-    def _start(self) -> tuple[BaseProcess, float]:
+    def _start(self) -> BaseProcess:
         proc = self.context.Process(
-            target=worker_main, args=(self.settings, self.log_level), name="liveblog-worker"
+            target=worker_main,
+            args=(self.settings, self.log_level, os.getpid()),
+            name="liveblog-worker",
         )
         proc.start()
-        return proc, time.monotonic()
+        return proc
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping.set()
 
     def _stop_all(self) -> None:
-        for proc, _ in self.workers:
+        for proc in self.workers:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for proc, _ in self.workers:
+        for proc in self.workers:
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 log.warning("worker %s did not stop in time; killing it", proc.pid)
                 proc.kill()
                 proc.join()
             _forget_metrics(proc.pid)
+
+
+def _exit_with(supervisor: int) -> None:
+    """Have the kernel send this worker SIGTERM when the supervisor dies, even by SIGKILL:
+    orphaned workers would go on serving the port with nobody to stop or restart them."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        log.warning("cannot ask to be stopped with the supervisor (no prctl here)")
+    if os.getppid() != supervisor:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -138,10 +168,5 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def _forget_metrics(pid: int | None) -> None:
-    if pid is None or "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        return
-    try:
-        from prometheus_client import multiprocess
-    except ImportError:
-        return
-    multiprocess.mark_process_dead(pid)
+    if pid is not None:
+        mark_process_dead(pid)
