@@ -55,15 +55,15 @@ def publish_due(svc: Liveblog, limit: int = DUE_BATCH) -> int:
             tx.update_entry(entry)
             events = by_blog.setdefault(blog.id, [])
             if entry.pinned:
-                events += svc._unpin_others(tx, blog, entry.id, now)
+                events += svc.unpin_others(tx, blog, entry.id, now)
             events.append(
-                svc._append(
+                svc.append_event(
                     tx, blog, EventType.ENTRY_PUBLISHED, entry.id, {"entry": entry_json(entry)}
                 )
             )
             published += 1
     for blog_id, events in by_blog.items():
-        svc._publish(blog_id, events)
+        svc.announce(blog_id, events)
     return published
 
 

@@ -193,8 +193,8 @@ class Liveblog:
             blog.updated_at = now
             tx.update_blog(blog)
             kind = EventType.BLOG_ENDED if ending else EventType.BLOG_UPDATED
-            event = self._append(tx, blog, kind, None, {"blog": blog_json(blog)})
-        self._publish(blog.id, [event])
+            event = self.append_event(tx, blog, kind, None, {"blog": blog_json(blog)})
+        self.announce(blog.id, [event])
         return blog
 
     # --- entries: reading -------------------------------------------------------------------
@@ -316,14 +316,14 @@ class Liveblog:
             events: list[Event] = []
             if published:
                 if pinned:
-                    events += self._unpin_others(tx, blog, entry.id, now)
+                    events += self.unpin_others(tx, blog, entry.id, now)
                 events.append(
-                    self._append(
+                    self.append_event(
                         tx, blog, EventType.ENTRY_PUBLISHED, entry.id, {"entry": entry_json(entry)}
                     )
                 )
         if events:
-            self._publish(blog.id, events)
+            self.announce(blog.id, events)
         return entry
 
     @timed_write
@@ -368,11 +368,12 @@ class Liveblog:
             events: list[Event] = []
             if entry.status is EntryStatus.PUBLISHED:
                 if entry.pinned and (publishing or "pinned" in flags):
-                    events += self._unpin_others(tx, blog, entry.id, now)
+                    events += self.unpin_others(tx, blog, entry.id, now)
                 kind = EventType.ENTRY_PUBLISHED if publishing else EventType.ENTRY_UPDATED
-                events.append(self._append(tx, blog, kind, entry.id, {"entry": entry_json(entry)}))
+                data = {"entry": entry_json(entry)}
+                events.append(self.append_event(tx, blog, kind, entry.id, data))
         if events:
-            self._publish(blog.id, events)
+            self.announce(blog.id, events)
         return entry
 
     @timed_write
@@ -396,23 +397,23 @@ class Liveblog:
             tx.redact_entry_events(
                 blog.id, entry.id, dumps({"entry": {"id": entry.id, "redacted": True}})
             )
-            event = self._append(
+            event = self.append_event(
                 tx,
                 blog,
                 EventType.ENTRY_RETRACTED,
                 entry.id,
                 {"entry": {"id": entry.id}, "public_note": entry.public_note},
             )
-        self._publish(blog.id, [event])
+        self.announce(blog.id, [event])
 
-    # --- helpers ----------------------------------------------------------------------------
+    # --- building blocks of a write (also used by jobs.py) -----------------------------------
 
-    def _publish(self, blog_id: int, events: list[Event]) -> None:
+    def announce(self, blog_id: int, events: list[Event]) -> None:
         """Hand committed events to the hub (which returns at once)."""
         EVENTS_COMMITTED.inc(len(events))
         self.hub.publish(blog_id, events)
 
-    def _append(
+    def append_event(
         self, tx: Tx, blog: Blog, kind: EventType, entry_id: int | None, data: dict[str, Any]
     ) -> Event:
         if "blog" in data:
@@ -421,7 +422,7 @@ class Liveblog:
         blog.seq = event.seq
         return event
 
-    def _unpin_others(self, tx: Tx, blog: Blog, keep_id: int, now: datetime) -> list[Event]:
+    def unpin_others(self, tx: Tx, blog: Blog, keep_id: int, now: datetime) -> list[Event]:
         """One pinned entry at a time: unpin the rest in the same transaction as the new pin."""
         events = []
         for other in tx.pinned_entries(blog.id):
@@ -431,7 +432,7 @@ class Liveblog:
             other.updated_at = now
             tx.update_entry(other)
             events.append(
-                self._append(
+                self.append_event(
                     tx, blog, EventType.ENTRY_UPDATED, other.id, {"entry": entry_json(other)}
                 )
             )
