@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from liveblog.settings import Settings
+
 from cluster import Cluster, Node, StreamReader, editor_token, event_log
 from conftest import auth, free_port, require_or_skip
-from liveblog.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONF = ROOT / "deploy" / "nginx.conf"
@@ -204,6 +206,11 @@ def assert_saw_exactly(reader: StreamReader, log: list[dict[str, Any]]) -> None:
     assert got == [(e["seq"], e["type"], e["data"]) for e in log], reader.summary()
 
 
+def logs(deployed: Deployment) -> str:
+    """Both nodes' output and nginx's error log, for a failure message."""
+    return deployed.a.log() + deployed.b.log() + deployed.proxy.log()
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 
@@ -241,13 +248,14 @@ def test_the_stream_through_nginx_is_not_compressed_and_its_keep_alives_pass_thr
     with deployed.proxy.client() as http:
         for path in (f"/blogs/{SLUG}", f"/api/blogs/{SLUG}/entries"):
             response = http.get(path, headers=gzip)
-            assert response.status_code == 200, (path, deployed.a.log(), deployed.b.log())
+            assert response.status_code == 200, f"{path}: {response.status_code}{logs(deployed)}"
             assert response.headers.get("content-encoding") == "gzip", (path, response.headers)
 
         with http.stream("GET", f"/api/blogs/{SLUG}/stream", headers=gzip) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             assert "content-encoding" not in response.headers, response.headers
+            assert "x-accel-buffering" not in response.headers  # nginx's own, not passed on
             opened = time.monotonic()
             raw = b""
             keepalives: list[float] = []
@@ -260,7 +268,7 @@ def test_the_stream_through_nginx_is_not_compressed_and_its_keep_alives_pass_thr
     assert raw.startswith(b"retry: "), raw[:80]
     # One comment about every KEEPALIVE_SECONDS, each arriving on its own: not held in a buffer.
     assert keepalives[0] < 3 * KEEPALIVE_SECONDS, keepalives
-    gaps = [later - earlier for earlier, later in zip(keepalives, keepalives[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in pairwise(keepalives)]
     assert all(gap > KEEPALIVE_SECONDS / 2 for gap in gaps), keepalives
 
 
@@ -282,7 +290,9 @@ def test_readers_through_nginx_survive_kill_9_of_a_node_and_get_exactly_the_log(
         for _ in range(10):
             for path in (f"/blogs/{SLUG}", f"/api/blogs/{SLUG}", f"/api/blogs/{SLUG}/entries"):
                 response = http.get(path)
-                assert response.status_code == 200, f"{path}: {response.status_code}{proxy.log()}"
+                assert response.status_code == 200, (
+                    f"{path}: {response.status_code}{logs(deployed)}"
+                )
     with proxy.client(headers=auth(deployed.token)) as http:
         for n in range(5):
             publish(http, f"through nginx after the kill {n}")
@@ -345,7 +355,9 @@ def test_the_guide_points_at_the_shipped_nginx_config() -> None:
     guide = GUIDE.read_text()
     assert "deploy/nginx.conf" in guide
     conf = SHIPPED_CONF.read_text()
-    stream = re.search(r"location ~ \^/api/blogs/\[\^/\]\+/stream\$ \{(.*?)\n        \}", conf, re.S)
+    stream = re.search(
+        r"location ~ \^/api/blogs/\[\^/\]\+/stream\$ \{(.*?)\n        \}", conf, re.S
+    )
     assert stream is not None, "no stream location in deploy/nginx.conf"
     for directive in ("proxy_buffering off;", "proxy_cache off;", "gzip off;"):
         assert directive in stream.group(1), directive
