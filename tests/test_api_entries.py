@@ -551,3 +551,13 @@ def test_chunked_request_under_the_limit_still_works(
     )  # fmt: skip
     assert r.status_code == 201, r.text
     assert r.json()["body"] == "chunked hello"
+
+
+def test_entry_blog_list_and_front_page_tell_caches_to_revalidate(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """An entry's ETag (its edit version) survives a retraction, so neither it nor the blog
+    list nor the front page may be served from a cache without asking again."""
+    entry = post(http, tokens.editor, body="x")
+    for path in (f"{ENTRIES}/{entry['id']}", "/api/blogs", "/"):
+        assert http.get(path).headers["cache-control"] == "no-cache", path

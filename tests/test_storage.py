@@ -131,3 +131,42 @@ def test_tokens_are_stored_hashed(any_store: SqlStore) -> None:
     with any_store.read() as tx:
         stored = [row[0] for row in tx.conn.execute(text("SELECT token_hash FROM api_tokens"))]
     assert token not in stored and len(stored) == 1
+
+
+def test_nodes_starting_together_on_an_empty_postgresql_migrate_once(
+    pg_template: str,
+) -> None:
+    """Four nodes migrating one empty PostgreSQL database at the same moment all succeed and
+    leave one schema (the advisory lock serialises them)."""
+    from conftest import PG_ADMIN_URL, _pg_connect
+
+    name = f"{pg_template}_empty"
+    with _pg_connect(PG_ADMIN_URL) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start_node() -> None:
+        store = SqlStore(url)
+        try:
+            barrier.wait()
+            store.migrate()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
+
+    try:
+        threads = [threading.Thread(target=start_node) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        store = SqlStore(url)
+        assert store.is_migrated()
+        store.close()
+    finally:
+        with _pg_connect(PG_ADMIN_URL) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -21,6 +21,10 @@ class Settings:
     fast_stream: bool = field(
         default_factory=lambda: os.environ.get("LIVEBLOG_FAST_STREAM", "1") not in ("0", "false")
     )
+    db_pool_size: int = field(
+        default_factory=lambda: int(os.environ.get("LIVEBLOG_DB_POOL_SIZE", "10"))
+    )
+    """PostgreSQL connections a process keeps; as many again may open under load."""
     schedule_poll_seconds: float = field(
         default_factory=lambda: float(os.environ.get("LIVEBLOG_SCHEDULE_POLL_SECONDS", "1"))
     )

@@ -8,9 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 _SCRIPTS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x6C697665626C6F67  # "liveblog": any fixed number all nodes agree on
 
 
 def _config() -> Config:
@@ -23,6 +24,10 @@ def upgrade(engine: Engine) -> None:
     """Bring the database to the newest schema; a no-op when it is already there."""
     cfg = _config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several nodes starting at once would each try to apply the same migrations; the
+            # transaction-scoped lock makes the others wait and then find nothing to do.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

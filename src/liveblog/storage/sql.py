@@ -92,7 +92,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
 
 
 class SqlStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         if self.dialect == "sqlite":
@@ -101,7 +101,9 @@ class SqlStore:
         else:
             if url.startswith("postgresql://"):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-            self._writer = self._reader = create_engine(url, pool_size=10, max_overflow=10)
+            self._writer = self._reader = create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size
+            )
 
     def migrate(self) -> None:
         migrate.upgrade(self._writer)

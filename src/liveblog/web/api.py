@@ -100,9 +100,10 @@ EntryId = Annotated[int, Depends(_entry_id)]
 
 
 def _entry_response(entry: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(
-        entry_json(entry), status_code=status, headers={"ETag": f'"{entry.version}"'}
-    )
+    # The ETag is the edit version (for If-Match); pins and retractions do not change it, so a
+    # cache must ask again every time rather than trust it for any length of time.
+    headers = {"ETag": f'"{entry.version}"', "Cache-Control": "no-cache"}
+    return JSONResponse(entry_json(entry), status_code=status, headers=headers)
 
 
 @router.post("/blogs", status_code=201, summary="Create a live blog")
@@ -112,8 +113,9 @@ def create_blog(payload: BlogIn, user: Editor, svc: Svc) -> JSONResponse:
 
 
 @router.get("/blogs", summary="List live and recent blogs")
-def list_blogs(svc: Svc) -> dict[str, Any]:
-    return {"blogs": [blog_json(b) for b in svc.blogs()]}
+def list_blogs(svc: Svc) -> JSONResponse:
+    body = {"blogs": [blog_json(b) for b in svc.blogs()]}
+    return JSONResponse(body, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/blogs/{slug}", summary="A blog: status, seq, key points")

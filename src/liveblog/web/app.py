@@ -31,7 +31,7 @@ STATIC = Path(__file__).with_name("static")
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
     settings = settings or Settings()
-    store = store or SqlStore(settings.resolved_database_url())
+    store = store or SqlStore(settings.resolved_database_url(), settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:

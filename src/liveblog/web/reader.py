@@ -52,7 +52,9 @@ def _cache(request: Request) -> PageCache:
 
 @router.get("/", response_class=HTMLResponse)
 def front_page(svc: Svc) -> HTMLResponse:
-    return HTMLResponse(render("index.html", blogs=svc.blogs()))
+    # A new blog must show up at once, also behind a CDN: revalidate every time.
+    html = render("index.html", blogs=svc.blogs())
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/blogs/{slug}", response_class=HTMLResponse)

@@ -1,9 +1,10 @@
 """GET /api/blogs/{slug}/stream through ASGI: the portable path.
 
 `liveblog serve` hands fresh stream connections to the lean path in web/fastpath.py before they
-reach ASGI. This endpoint serves the rest (a stream requested on a reused keep-alive connection,
-or the app run under another ASGI server) with the same semantics: frames encoded once by the
-hub wait in a bounded per-reader queue and are written as one chunk per wake-up.
+reach ASGI. This endpoint serves the rest (a stream requested while an earlier response on the
+same connection is unfinished, or the app run under another ASGI server) with the same
+semantics: frames encoded once by the hub wait in a bounded per-reader queue and are written as
+one chunk per wake-up.
 """
 
 from __future__ import annotations
