@@ -3,6 +3,7 @@ receive timestamps, percentiles and the results files that report.py assembles."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -81,6 +82,39 @@ def child_pids(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         children.extend(int(c) for c in text)
     return children
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each of the processes still alive (one may have exited meanwhile)."""
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            out[pid] = cpu_seconds([pid])
+    return out
+
+
+def cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU used since `before` by the processes alive now (new ones count from zero)."""
+    return sum(now - before.get(pid, 0.0) for pid, now in cpu_by_pid(pids).items())
+
+
+def established_per_process(port: int, pids: list[int], skip: int) -> list[int]:
+    """For each process: how many ESTABLISHED TCP sockets (IPv4) on local `port` it holds, not
+    counting the one whose peer's port is `skip` (say, the publisher's connection)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        cols = line.split()
+        local, remote = (int(cols[i].rsplit(":", 1)[1], 16) for i in (1, 2))
+        if cols[3] == "01" and local == port and remote != skip:
+            inodes.add(f"socket:[{cols[9]}]")
+    return [sum(_readlink(f) in inodes for f in Path(f"/proc/{pid}/fd").iterdir()) for pid in pids]
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # the fd closed meanwhile
+        return ""
 
 
 def free_port() -> int:
@@ -275,13 +309,28 @@ def liveblog_command() -> str:
 
 class LiveblogServer:
     """`liveblog serve` (one process, SQLite) in a fresh data directory, an editor with an API
-    token made by the CLI, and one blog created through the API."""
+    token made by the CLI, and one blog created through the API.
+
+    `database_url` runs it on that database instead (PostgreSQL: migrate it first),
+    `serve_args` are added to `serve` (e.g. `--workers 2`), and `setup=False` starts another
+    node on a database that already has the editor and the blog (it cannot publish)."""
 
     name = "liveblog"
     stream_headers: tuple[tuple[str, str], ...] = (("Accept", "text/event-stream"),)
 
-    def __init__(self, workdir: Path, slug: str = BLOG_SLUG) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        slug: str = BLOG_SLUG,
+        *,
+        database_url: str = "",
+        serve_args: Sequence[str] = (),
+        setup: bool = True,
+    ) -> None:
         self.workdir = workdir
+        self.database_url = database_url
+        self.serve_args = tuple(serve_args)
+        self.setup = setup
         self.data_dir = workdir / "liveblog-data"
         self.port = free_port()
         self.slug = slug
@@ -293,9 +342,12 @@ class LiveblogServer:
     def stream_path(self) -> str:
         return f"/api/blogs/{self.slug}/stream"
 
+    def _database_args(self) -> list[str]:
+        return ["--database-url", self.database_url] if self.database_url else []
+
     def _cli(self, *args: str, stdin: str = "") -> str:
         out = subprocess.run(
-            [liveblog_command(), *args, "--data-dir", str(self.data_dir)],
+            [liveblog_command(), *args, "--data-dir", str(self.data_dir), *self._database_args()],
             input=stdin,
             capture_output=True,
             text=True,
@@ -306,16 +358,17 @@ class LiveblogServer:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._cli(
-            "user",
-            "create",
-            EDITOR,
-            "--role",
-            "editor",
-            "--password-stdin",
-            stdin="bench-password-not-secret\n",
-        )
-        self.token = self._cli("token", "create", EDITOR).strip().splitlines()[-1]
+        if self.setup:
+            self._cli(
+                "user",
+                "create",
+                EDITOR,
+                "--role",
+                "editor",
+                "--password-stdin",
+                stdin="bench-password-not-secret\n",
+            )
+            self.token = self._cli("token", "create", EDITOR).strip().splitlines()[-1]
         with open(self.workdir / "liveblog.log", "wb") as out:
             self.proc = subprocess.Popen(
                 [
@@ -327,6 +380,8 @@ class LiveblogServer:
                     str(self.port),
                     "--log-level",
                     "warning",
+                    *self._database_args(),
+                    *self.serve_args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -335,6 +390,8 @@ class LiveblogServer:
         proc = self.proc
         wait_for_port(self.port, 60, alive=lambda: proc.poll() is None)
         self.client = HttpClient(self.port)
+        if not self.setup:
+            return
         blog = json.dumps({"slug": self.slug, "title": "Floods, live"}).encode()
         response = self.client.request("POST", "/api/blogs", blog, self._auth())
         if response.status != 201:

@@ -23,13 +23,15 @@ from bench.peer import versions
 
 DOC = ROOT / "docs" / "benchmarks.md"
 # Files in this order first, the rest alphabetically.
-ORDER = ("fanout", "publish", "page", "catchup", "slow")
+ORDER = ("fanout", "publish", "page", "catchup", "slow", "workers", "cross_node")
 TITLES = {
     "fanout": "Fan-out",
     "publish": "Publish",
     "page": "Reader page",
     "catchup": "Catch-up",
     "slow": "Slow readers",
+    "workers": "Workers on PostgreSQL",
+    "cross_node": "Cross-node delivery",
 }
 PROFILING = "## Profiling notes"
 PROFILING_PLACEHOLDER = (
@@ -134,6 +136,7 @@ def render(directory: Path = RESULTS_DIR, doc: Path = DOC) -> str:
         'make bench BENCH_ARGS="--readers 1000 --runs 1"    # a quick look',
         ".venv/bin/python -m bench.fanout fanout --readers 10000 --runs 5   # one benchmark",
         ".venv/bin/python -m bench.fanout publish --readers 1,10000",
+        ".venv/bin/python -m bench.cluster --readers 1000 --runs 1   # workers, cross-node (quick)",
         ".venv/bin/python -m bench.report                    # rebuild this page",
         "```",
         "",
@@ -143,7 +146,9 @@ def render(directory: Path = RESULTS_DIR, doc: Path = DOC) -> str:
         "each server fresh; the two servers run interleaved in one session and each ratio "
         "compares runs made back to back, so slow drift of the machine cancels out. The fan-out "
         "and publish benchmarks take about 11 minutes; each step has a time limit, and a run "
-        "that fails is reported as failed while the session goes on.",
+        "that fails is reported as failed while the session goes on. `bench.cluster` needs a "
+        "PostgreSQL server (`BENCH_PG_ADMIN_URL`, default postgresql://postgres@127.0.0.1:5432/test"
+        "): each run creates a database and drops it afterwards.",
         "",
     ]
     for path in results_files(directory):
