@@ -161,9 +161,11 @@ class Cluster:
         reader.start()
         return reader
 
-    def publisher(self, node: Node, token: str, slug: str, label: str = "entry") -> Publisher:
+    def publisher(
+        self, node: Node, token: str, slug: str, label: str = "entry", *, retry: bool = False
+    ) -> Publisher:
         """A started publisher writing entries through `node` until `finish()`."""
-        publisher = Publisher(node, token, slug, label)
+        publisher = Publisher(node, token, slug, label, retry=retry)
         self.publishers.append(publisher)
         publisher.start()
         return publisher
@@ -436,8 +438,14 @@ def event_log(http: httpx.Client, slug: str) -> list[dict[str, Any]]:
 class Publisher(threading.Thread):
     """Publishes entries through one node back to back until stopped; keeps what it created."""
 
-    def __init__(self, node: Node, token: str, slug: str, label: str = "entry") -> None:
+    def __init__(
+        self, node: Node, token: str, slug: str, label: str = "entry", *, retry: bool = False
+    ) -> None:
         super().__init__(daemon=True, name=f"publisher-{node.name}")
+        self.retry = retry
+        """Carry on after a dropped connection (the process behind it died), as a desk would;
+        whether that one entry was committed shows in the log, which is what tests compare."""
+        self.dropped = 0
         self.node = node
         self.token = token
         self.slug = slug
@@ -452,7 +460,13 @@ class Publisher(threading.Thread):
             with self.node.client(headers=headers) as http:
                 while not self._halt.is_set():
                     body = f"{self.label} {len(self.entry_ids) + 1}"
-                    response = http.post(f"/api/blogs/{self.slug}/entries", json={"body": body})
+                    try:
+                        response = http.post(f"/api/blogs/{self.slug}/entries", json={"body": body})
+                    except httpx.TransportError:
+                        if not self.retry:
+                            raise
+                        self.dropped += 1
+                        continue
                     assert response.status_code == 201, response.text
                     self.entry_ids.append(response.json()["id"])
         except BaseException as exc:

@@ -94,7 +94,7 @@ def test_a_killed_worker_is_replaced_and_its_readers_lose_nothing(
     readers = [cluster.reader(SLUG, [node, node, node]) for _ in range(12)]
     for reader in readers:
         reader.wait_connected()
-    publisher = cluster.publisher(node, token, SLUG)
+    publisher = cluster.publisher(node, token, SLUG, retry=True)
     publisher.wait_count(10)
     victim = listening_workers(node)[0]
     os.kill(victim, signal.SIGKILL)
