@@ -16,7 +16,7 @@ import pytest
 from liveblog import credentials
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.events import EventType
-from liveblog.domain.models import Role
+from liveblog.domain.models import EntryStatus, Role
 from liveblog.jobs import publish_due, run_retention
 from liveblog.service import Liveblog
 from liveblog.storage.sql import SqlStore
@@ -238,3 +238,35 @@ def test_retention_runs_once_per_period_across_nodes(any_store: SqlStore) -> Non
     assert credentials.hash_token(old_revoked) not in hashes
     assert credentials.hash_token(new_revoked) in hashes
     assert svc.user_for_token(active).name == "tok"
+
+
+def test_an_editor_mid_write_and_the_scheduler_do_not_deadlock(pg_url: str) -> None:
+    """An editor's transaction holds the blog and then changes the due entry while the
+    scheduler runs: the scheduler waits its turn (no deadlock, no error) and, finding the entry
+    unscheduled, publishes nothing."""
+    store = SqlStore(pg_url)
+    due = datetime.now(UTC)
+    _, (entry_id,) = _scheduled_entries(store, 1, due)
+    after = Liveblog(store, NullHub(), clock=lambda: due + timedelta(seconds=1))
+    results: list[object] = []
+    with store.write() as tx:
+        blog = tx.blog_by_slug(SLUG, for_update=True)  # as every editor's write begins
+        assert blog is not None
+        scheduler = threading.Thread(target=lambda: results.append(_try(publish_due, after)))
+        scheduler.start()
+        time.sleep(0.3)  # the scheduler is now waiting for the blog
+        entry = tx.entry(blog.id, entry_id)
+        assert entry is not None
+        entry.status = EntryStatus.DRAFT  # the editor takes it back
+        entry.scheduled_at = None
+        tx.update_entry(entry)
+    scheduler.join(10)
+    store.close()
+    assert results == [0]
+
+
+def _try(function: Callable[[Liveblog], int], svc: Liveblog) -> object:
+    try:
+        return function(svc)
+    except Exception as exc:  # the failure itself is what the test reports
+        return exc

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import BlogStatus, EntryStatus
@@ -33,38 +33,42 @@ def node_name() -> str:
 
 
 def publish_due(svc: Liveblog, limit: int = DUE_BATCH) -> int:
-    """Publish the scheduled entries whose time has come; returns how many went public."""
+    """Publish up to `limit` scheduled entries whose time has come; returns how many this
+    node published (`limit`: there may be more)."""
     now = svc.clock()
-    by_blog: dict[int, list[Event]] = {}
-    published = 0
+    with svc.store.read() as tx:
+        due = tx.due_entries(now, limit)
+    return sum(publish_one(svc, entry_id, blog_id, now) for entry_id, blog_id in due)
+
+
+def publish_one(svc: Liveblog, entry_id: int, blog_id: int, now: datetime) -> bool:
+    """One due entry in its own transaction, locking the blog before the entry — the order
+    every editor's write takes — so the scheduler and an editor never deadlock. The entry is
+    checked again under the lock: another node may have published it, an editor moved it."""
+    events: list[Event] = []
     with svc.store.write() as tx:
-        for entry in tx.due_entries(now, limit):
-            blog = tx.blog_by_id(entry.blog_id, for_update=True)
-            assert blog is not None  # entries reference blogs
-            entry.updated_at = now
-            if blog.status is BlogStatus.ENDED:
-                # Nobody would see it: back to the desk as a draft instead of lost or looping.
-                entry.status = EntryStatus.DRAFT
-                tx.update_entry(entry)
-                log.warning(
-                    "blog %s has ended; scheduled entry %s went back to draft", blog.slug, entry.id
-                )
-                continue
-            entry.status = EntryStatus.PUBLISHED
-            entry.published_at = now
+        blog = tx.blog_by_id(blog_id, for_update=True)
+        entry = tx.lock_due_entry(entry_id, now)
+        if blog is None or entry is None:
+            return False
+        entry.updated_at = now
+        if blog.status is BlogStatus.ENDED:
+            # Nobody would see it: back to the desk as a draft instead of lost or looping.
+            entry.status = EntryStatus.DRAFT
             tx.update_entry(entry)
-            events = by_blog.setdefault(blog.id, [])
-            if entry.pinned:
-                events += svc.unpin_others(tx, blog, entry.id, now)
-            events.append(
-                svc.append_event(
-                    tx, blog, EventType.ENTRY_PUBLISHED, entry.id, {"entry": entry_json(entry)}
-                )
+            log.warning(
+                "blog %s has ended; scheduled entry %s went back to draft", blog.slug, entry.id
             )
-            published += 1
-    for blog_id, events in by_blog.items():
-        svc.announce(blog_id, events)
-    return published
+            return False
+        entry.status = EntryStatus.PUBLISHED
+        entry.published_at = now
+        tx.update_entry(entry)
+        if entry.pinned:
+            events += svc.unpin_others(tx, blog, entry.id, now)
+        data = {"entry": entry_json(entry)}
+        events.append(svc.append_event(tx, blog, EventType.ENTRY_PUBLISHED, entry.id, data))
+    svc.announce(blog_id, events)
+    return True
 
 
 def run_retention(svc: Liveblog, node: str) -> bool:

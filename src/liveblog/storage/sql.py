@@ -298,12 +298,11 @@ class SqlTx:
 
     # --- jobs that run once across nodes ----------------------------------------------------
 
-    def due_entries(self, now: datetime, limit: int) -> list[Entry]:
-        """Scheduled entries whose time has come, locked for this transaction. On PostgreSQL
-        rows another node has locked are skipped, not waited for; once that node commits they
-        are no longer scheduled, so no entry is published twice."""
-        query = (
-            _entry_select()
+    def due_entries(self, now: datetime, limit: int) -> list[tuple[int, int]]:
+        """(entry id, blog id) of scheduled entries whose time has come, oldest first: only
+        candidates, each to be locked and checked again by `lock_due_entry`."""
+        rows = self.conn.execute(
+            select(entries.c.id, entries.c.blog_id)
             .where(
                 entries.c.status == EntryStatus.SCHEDULED.value,
                 entries.c.scheduled_at <= now,
@@ -311,9 +310,20 @@ class SqlTx:
             .order_by(entries.c.scheduled_at, entries.c.id)
             .limit(limit)
         )
+        return [(row.id, row.blog_id) for row in rows]
+
+    def lock_due_entry(self, entry_id: int, now: datetime) -> Entry | None:
+        """The entry, locked, if it is still scheduled and due; None if another node published
+        it meanwhile (or holds it now) or an editor changed it."""
+        query = _entry_select().where(
+            entries.c.id == entry_id,
+            entries.c.status == EntryStatus.SCHEDULED.value,
+            entries.c.scheduled_at <= now,
+        )
         if self.dialect == "postgresql":
             query = query.with_for_update(of=entries, skip_locked=True)
-        return [_entry(r) for r in self.conn.execute(query)]
+        row = self.conn.execute(query).first()
+        return _entry(row) if row else None
 
     def blog_by_id(self, blog_id: int, *, for_update: bool = False) -> Blog | None:
         query = select(blogs).where(blogs.c.id == blog_id)
