@@ -109,6 +109,33 @@ def test_lost_notification_is_repaired_from_the_log() -> None:
     assert asyncio.run(scenario()) == [1, 2]
 
 
+def test_a_failed_log_read_is_retried_until_the_gap_closes() -> None:
+    """The database fails the first reads of a repair: the hub keeps trying and the reader
+    still gets every event in order (not only after some later signal)."""
+    log = Log()
+    failures = [RuntimeError("database restarting")] * 2
+
+    def flaky_fetch(blog_id: int, after: int, limit: int) -> list[Event]:
+        if failures:
+            raise failures.pop()
+        return log.fetch(blog_id, after, limit)
+
+    async def scenario() -> list[int]:
+        hub = InProcessHub(flaky_fetch)
+        await hub.start()
+        sub, _ = subscribe(hub)
+        await asyncio.sleep(0.05)
+        log.events += [event(1), event(2)]
+        hub.signal(1, 2)  # another node reached seq 2; this node must read the log
+        got: list[int] = []
+        while len(got) < 2:
+            got += await drain(sub, timeout=3.0)
+        await hub.stop()
+        return got
+
+    assert asyncio.run(scenario()) == [1, 2]
+
+
 def test_event_committed_while_subscribing_is_not_missed() -> None:
     """An event that lands between a reader's read of seq and its subscription still reaches it."""
     log = Log()

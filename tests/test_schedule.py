@@ -121,6 +121,7 @@ def test_schedule_can_be_moved_cancelled_or_published_at_once(
         ({"status": "scheduled", "publish_at": "2001-01-01T12:00:00Z"}, "publish_at"),
         ({"status": "scheduled", "publish_at": "2099-01-01T12:00:00Z"}, "publish_at"),
         ({"status": "scheduled", "publish_at": "tomorrow at noon"}, "publish_at"),
+        ({"status": "scheduled", "publish_at": "9999-12-31T23:30:00-05:00"}, "publish_at"),
         ({"status": "published", "publish_at": "2030-01-01T12:00:00Z"}, "publish_at"),
     ],
 )
@@ -154,6 +155,38 @@ def on_separate_stores(url: str, count: int, work: Callable[[SqlStore], None]) -
         thread.join()
     for store in stores:
         store.close()
+
+
+def test_a_scheduled_entry_is_changed_only_by_those_who_may_publish(
+    http: httpx.Client, tokens: Tokens, blog: dict[str, Any]
+) -> None:
+    """A contributor's submission, once an editor schedules it, is no longer the contributor's
+    to change: unreviewed text must not go out at its time."""
+    r = http.post(
+        ENTRIES, json={"body": "draft", "status": "submitted"}, headers=auth(tokens.contributor)
+    )
+    assert r.status_code == 201, r.text
+    entry = r.json()
+    path = f"{ENTRIES}/{entry['id']}"
+    schedule = {"status": "scheduled", "publish_at": soon(600), "version": 1}
+    assert http.patch(path, json=schedule, headers=auth(tokens.editor)).status_code == 200
+    change = {"body": "UNREVIEWED", "version": 1}
+    r = http.patch(path, json=change, headers=auth(tokens.contributor))
+    assert r.status_code == 403
+    assert http.get(path, headers=auth(tokens.editor)).json()["body"] == "draft"
+
+
+def test_scheduling_in_an_ended_blog_is_refused_by_edit_as_by_create(
+    http: httpx.Client, tokens: Tokens, blog: dict[str, Any]
+) -> None:
+    """An ended blog takes no schedules, whether the entry is created scheduled or edited."""
+    headers = auth(tokens.editor)
+    draft = http.post(ENTRIES, json={"body": "d", "status": "draft"}, headers=headers).json()
+    assert http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=headers).is_success
+    schedule = {"status": "scheduled", "publish_at": soon(600)}
+    r = http.patch(f"{ENTRIES}/{draft['id']}", json={**schedule, "version": 1}, headers=headers)
+    assert r.status_code == 409, r.text
+    assert http.post(ENTRIES, json={"body": "x", **schedule}, headers=headers).status_code == 409
 
 
 def _scheduled_entries(store: SqlStore, count: int, due: datetime) -> tuple[Liveblog, list[int]]:

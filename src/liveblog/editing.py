@@ -46,7 +46,10 @@ def check_publish_at(value: datetime, now: datetime) -> datetime:
         raise InvalidInput(
             "publish_at", "must include a time zone offset, e.g. 2026-11-27T21:00:00+01:00 or …Z"
         )
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:30-05:00 lies past the last representable time
+        raise InvalidInput("publish_at", "must be within a year from now") from None
     if value <= now:
         raise InvalidInput("publish_at", "is in the past; publish the entry now instead")
     if value - now > MAX_SCHEDULE_AHEAD:
@@ -93,6 +96,8 @@ def apply_status(
         raise InvalidState("a published entry cannot go back to draft; retract it instead")
     if target is EntryStatus.SCHEDULED:
         require(user, Action.PUBLISH)
+        if blog.status is BlogStatus.ENDED:
+            raise InvalidState("this live blog has ended; reopen it to schedule entries")
         if entry.scheduled_at is None or entry.scheduled_at <= now:
             raise InvalidInput("publish_at", "is required to schedule an entry")
     elif entry.status is EntryStatus.SCHEDULED:

@@ -340,7 +340,9 @@ class Liveblog:
         with self.store.write() as tx:
             blog, entry = _existing_entry(tx, slug, entry_id)
             was_public = entry.status is EntryStatus.PUBLISHED
-            if was_public:
+            # A scheduled entry was approved to go public as it stands: only those who may
+            # publish change it, or unreviewed text would go out at its time.
+            if was_public or entry.status is EntryStatus.SCHEDULED:
                 require(user, Action.EDIT_PUBLISHED)
             elif not may(user, Action.EDIT_PUBLISHED) and entry.author_id != user.id:
                 raise NotFound(f"no entry {entry_id} in this blog")

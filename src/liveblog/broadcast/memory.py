@@ -198,6 +198,7 @@ class InProcessHub:
 
     async def _run_repair(self, channel: Channel) -> None:
         delay = 0.01
+        retry = 0.1
         try:
             while True:
                 while channel.seq + 1 in channel.pending:
@@ -207,9 +208,19 @@ class InProcessHub:
                 if not channel.pending and not channel.check_log:
                     return
                 channel.check_log = False
-                events = await asyncio.to_thread(
-                    self.fetch, channel.blog_id, channel.seq, FETCH_LIMIT
-                )
+                try:
+                    events = await asyncio.to_thread(
+                        self.fetch, channel.blog_id, channel.seq, FETCH_LIMIT
+                    )
+                except Exception:
+                    # The database is away for a moment: keep trying (readers wait, lose
+                    # nothing), rather than leave parked events until some later signal.
+                    log.exception("reading blog %s's log failed; retrying", channel.blog_id)
+                    channel.check_log = True
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, 5.0)
+                    continue
+                retry = 0.1
                 for event in events:
                     if event.seq == channel.seq + 1:
                         self._fan_out(channel, event)

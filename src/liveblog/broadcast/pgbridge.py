@@ -85,7 +85,17 @@ class PgBridge:
 
     def _listen(self) -> None:
         conn = psycopg.connect(
-            self.url, autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+            self.url,
+            autocommit=True,
+            connect_timeout=5,
+            application_name=APPLICATION_NAME,
+            # A connection cut without a reset (NAT timeout, failover) would otherwise look
+            # idle for hours: TCP keep-alives and a send timeout turn it into an error.
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+            tcp_user_timeout=30_000,
         )
         self._conn = conn
         conn.execute(f"LISTEN {SIGNAL_CHANNEL}")
@@ -100,6 +110,7 @@ class PgBridge:
                 if parsed is not None:
                     self.hub.signal(*parsed)
             if time.monotonic() >= next_resync:
+                conn.execute("SELECT 1")  # fails here if the connection has silently died
                 self.hub.resync()
                 next_resync = time.monotonic() + self.resync_seconds
 

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             yield state
         finally:
             if bridge is not None:
-                bridge.stop()
+                await asyncio.to_thread(bridge.stop)  # joins its thread: not on the loop
             await hub.stop()
             store.close()
 

@@ -17,6 +17,7 @@ import ctypes.util
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -36,7 +37,7 @@ log = logging.getLogger("liveblog.workers")
 
 STOP_TIMEOUT = 10.0
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-# Workers dying this often are failing to start (a bad setting, the database away), not
+# When every worker has died this often, they are failing to start (a bad setting), not
 # crashing now and then: restarting them forever would only hide the error.
 CRASH_LOOP_DEATHS = 5
 CRASH_LOOP_SECONDS = 30.0
@@ -80,6 +81,7 @@ class Supervisor:
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[BaseProcess] = []
         self.stopping = threading.Event()
+        self.dead: set[int | None] = set()
 
     def run(self) -> int:
         configure_logging(self.settings.log_format, self.log_level)
@@ -89,32 +91,47 @@ class Supervisor:
         store.migrate()  # once, here, rather than N workers racing to do it
         store.close()
         # Metrics from all workers are summed from files in one directory (prometheus_client's
-        # multiprocess mode); spawned workers inherit the variable.
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="liveblog-"))
+        # multiprocess mode); spawned workers inherit the variable. A directory of our own
+        # starts empty and goes at exit; one the operator names is theirs to clear.
+        own_metrics_dir = None
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            own_metrics_dir = tempfile.mkdtemp(prefix="liveblog-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
+        try:
+            return self._supervise()
+        finally:
+            if own_metrics_dir is not None:
+                shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+    def _supervise(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.workers = [self._start() for _ in range(self.count)]
         log.info("started %d workers on %s:%d", self.count, self.settings.host, self.settings.port)
         status = 0
         deaths: deque[float] = deque(maxlen=CRASH_LOOP_DEATHS)
+        restart_at = 0.0
         while not self.stopping.wait(0.2):
+            now = time.monotonic()
             for index, proc in enumerate(self.workers):
-                if proc.is_alive():
+                if proc.is_alive() or self.stopping.is_set():
                     continue
-                _forget_metrics(proc.pid)
-                log.error(
-                    "worker %s exited with code %s; starting another", proc.pid, proc.exitcode
-                )
-                now = time.monotonic()
-                deaths.append(now)
-                if len(deaths) == deaths.maxlen and now - deaths[0] < CRASH_LOOP_SECONDS:
-                    log.error(
-                        "workers keep dying (%d in %.0f s); stopping", len(deaths), now - deaths[0]
-                    )
+                if proc.pid not in self.dead:
+                    self.dead.add(proc.pid)
+                    _forget_metrics(proc.pid)
+                    log.error("worker %s exited with code %s", proc.pid, proc.exitcode)
+                    deaths.append(now)
+                    # Back off while workers keep dying (the database away for a while, say),
+                    # but keep the healthy ones serving.
+                    restart_at = now + min(30.0, 0.25 * 2 ** (len(deaths) - 1))
+                crash_loop = len(deaths) == deaths.maxlen and now - deaths[0] < CRASH_LOOP_SECONDS
+                if crash_loop and not any(p.is_alive() for p in self.workers):
+                    log.error("every worker keeps dying at start; stopping")
                     status = 1
                     self.stopping.set()
-                    break
-                self.workers[index] = self._start()
+                elif now >= restart_at:
+                    self.workers[index] = self._start()
+                    log.info("started worker %s", self.workers[index].pid)
         self._stop_all()
         return status
 
@@ -149,9 +166,10 @@ def _exit_with(supervisor: int) -> None:
     orphaned workers would go on serving the port with nobody to stop or restart them."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        log.warning("cannot ask to be stopped with the supervisor (no prctl here)")
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+            raise OSError(ctypes.get_errno(), "prctl failed")
+    except (OSError, AttributeError) as exc:
+        log.warning("cannot ask to be stopped with the supervisor: %s", exc)
     if os.getppid() != supervisor:  # it died before we asked
         os.kill(os.getpid(), signal.SIGTERM)
 
