@@ -24,6 +24,8 @@ from liveblog.web.app import create_app
 from liveblog.web.server import make_config
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from cluster import Cluster
 
 IN_CI = os.environ.get("CI") == "true"
@@ -239,3 +241,18 @@ def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
         yield group
     finally:
         group.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        require_or_skip(False, f"browser tests need Debian's chromium at {CHROMIUM}")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

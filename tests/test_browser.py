@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Locator, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, expect
 
 from browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     CSP_WATCH,
     SLUG,
     Newsroom,
@@ -25,19 +23,9 @@ from browser import (
     entry,
     open_blog,
 )
-from conftest import LiveServer, Tokens, require_or_skip
+from conftest import LiveServer, Tokens
 
 expect.set_options(timeout=5000)  # live changes show within a second; this is slack for CI
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        require_or_skip(False, f"browser tests need Debian's chromium at {CHROMIUM}")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

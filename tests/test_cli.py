@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import free_port
 
@@ -209,3 +210,75 @@ def test_sigterm_ends_open_streams_with_a_retry_hint_and_exits_promptly(tmp_path
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_user_commands_list_disable_enable_and_reset_passwords(tmp_path: Path) -> None:
+    """`user list` shows names, roles and state; `user disable` ends the user's sessions and
+    refuses their login, `user enable` lets them in again; `user password` sets a new password
+    (ending sessions, the old password refused); mistakes are messages, not tracebacks."""
+    from liveblog.accounts import Accounts
+    from liveblog.domain.errors import Forbidden, NotAuthenticated
+    from liveblog.storage.sql import SqlStore
+
+    make_editor_token(tmp_path)
+    store = SqlStore(f"sqlite:///{tmp_path / 'liveblog.sqlite3'}")
+    accounts = Accounts(store)
+
+    def session() -> str:
+        return accounts.login("rita", password, address="192.0.2.1")[1]
+
+    try:
+        password = "correct horse battery"
+        listed = liveblog(tmp_path, "user", "list")
+        assert listed.returncode == 0 and listed.stdout.split() == ["rita", "editor", "active"]
+
+        cookie = session()
+        disabled = liveblog(tmp_path, "user", "disable", "rita")
+        assert disabled.returncode == 0 and "1 session ended" in disabled.stdout
+        assert liveblog(tmp_path, "user", "list").stdout.split()[-1] == "disabled"
+        with pytest.raises(NotAuthenticated):
+            accounts.session(cookie)
+        with pytest.raises(Forbidden, match="disabled"):
+            session()
+        assert liveblog(tmp_path, "user", "enable", "rita").returncode == 0
+        cookie = session()
+
+        short = liveblog(tmp_path, "user", "password", "rita", "--password-stdin", stdin="short\n")
+        assert short.returncode == 1 and "at least 8" in short.stderr
+        assert "Traceback" not in short.stderr
+        reset = liveblog(
+            tmp_path, "user", "password", "rita", "--password-stdin", stdin="a new password\n"
+        )
+        assert reset.returncode == 0 and "1 session ended" in reset.stdout, reset.stderr
+        with pytest.raises(NotAuthenticated):
+            accounts.session(cookie)
+        with pytest.raises(NotAuthenticated):
+            session()
+        password = "a new password"
+        session()
+
+        for command in ("disable", "enable"):
+            unknown = liveblog(tmp_path, "user", command, "nobody")
+            assert unknown.returncode == 1 and "no user named 'nobody'" in unknown.stderr
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LIVEBLOG_TRUSTED_PROXIES", "10.0.0.0/8, nginx-box", "'nginx-box' is not an IP"),
+        ("LIVEBLOG_SECRET_KEY", "too-short", "at least 32 characters"),
+    ],
+)
+def test_serve_refuses_bad_security_settings_with_a_message(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    """`serve` with an unusable trusted-proxy list or a short secret key stops at once with
+    the variable named, instead of starting half-protected."""
+    env = {**os.environ, "LIVEBLOG_DATABASE_URL": "", variable: value}
+    command = [sys.executable, "-m", "liveblog", "serve", "--data-dir", str(tmp_path)]
+    command += ["--port", str(free_port())]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1, done.stderr
+    assert variable in done.stderr and message in done.stderr and "Traceback" not in done.stderr

@@ -1,4 +1,4 @@
-"""The `liveblog` command: serve, migrate, users, tokens, demo data."""
+"""The `liveblog` command: serve, migrate, users, tokens, the audit log, demo data."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from liveblog.accounts import Accounts
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.errors import LiveblogError
 from liveblog.domain.models import Role
+from liveblog.render.jsonview import iso
 from liveblog.service import Liveblog
-from liveblog.settings import Settings
+from liveblog.settings import SettingError, Settings
 from liveblog.storage.sql import SqlStore
 
 
@@ -73,6 +75,43 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _accounts(args: argparse.Namespace) -> Accounts:
+    store = SqlStore(_settings(args).resolved_database_url())
+    store.migrate()
+    return Accounts(store)
+
+
+def _ended(count: int) -> str:
+    return f"; {count} session{'s' if count != 1 else ''} ended" if count else ""
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    users = _accounts(args).users()
+    width = max((len(u.name) for u in users), default=4)
+    for user in users:
+        state = "disabled" if user.disabled else "active"
+        print(f"{user.name:<{width}}  {user.role.value:<11}  {state}")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    ended = _accounts(args).set_disabled(args.name, True)
+    print(f"disabled {args.name}: logged out everywhere, API tokens refused{_ended(ended)}")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    _accounts(args).set_disabled(args.name, False)
+    print(f"enabled {args.name}")
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    ended = _accounts(args).set_password(args.name, _read_password(args))
+    print(f"password of {args.name} changed{_ended(ended)}")
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     token = _service(args).create_token(args.name)
     print(f"API token for {args.name} (shown once; store it safely):", file=sys.stderr)
@@ -87,6 +126,14 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         raise LiveblogError("paste the token to revoke on standard input")
     _service(args).revoke_token(token)
     print("token revoked")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    page = _service(args).audit_log(args.blog, args.limit)
+    for r in page.records:
+        where = f"blog={r.blog_slug or '-'}" + (f" entry={r.entry_id}" if r.entry_id else "")
+        print(f"{iso(r.at)}  {r.actor}  {r.action}  {where}  {r.detail}")
     return 0
 
 
@@ -138,6 +185,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     create.set_defaults(func=cmd_user_create)
+    listing = user.add_parser("list", parents=[common], help="list users, roles and state")
+    listing.set_defaults(func=cmd_user_list)
+    disable = user.add_parser(
+        "disable", parents=[common], help="refuse a user's logins and tokens; end their sessions"
+    )
+    disable.add_argument("name")
+    disable.set_defaults(func=cmd_user_disable)
+    enable = user.add_parser("enable", parents=[common], help="let a disabled user in again")
+    enable.add_argument("name")
+    enable.set_defaults(func=cmd_user_enable)
+    password = user.add_parser(
+        "password", parents=[common], help="set a new password (ends the user's sessions)"
+    )
+    password.add_argument("name")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    password.set_defaults(func=cmd_user_password)
 
     token = sub.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
@@ -149,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
         "revoke", parents=[common], help="revoke the API token read from standard input"
     )
     trevoke.set_defaults(func=cmd_token_revoke)
+
+    audit = sub.add_parser(
+        "audit", parents=[common], help="who did what and when, newest first, a line each"
+    )
+    audit.add_argument("--blog", help="only this blog's (its slug)")
+    audit.add_argument("--limit", type=int, default=100, help="how many lines (at most 500)")
+    audit.set_defaults(func=cmd_audit)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed a demo blog if the database is empty"
@@ -165,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except LiveblogError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -15,6 +15,8 @@ import os
 import socket
 from datetime import datetime, timedelta
 
+from liveblog import accounts, audit
+from liveblog.domain.audit import SCHEDULER, AuditAction
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import BlogStatus, EntryStatus
 from liveblog.render.jsonview import entry_json
@@ -56,6 +58,8 @@ def publish_one(svc: Liveblog, entry_id: int, blog_id: int, now: datetime) -> bo
             # Nobody would see it: back to the desk as a draft instead of lost or looping.
             entry.status = EntryStatus.DRAFT
             tx.update_entry(entry)
+            back = (AuditAction.ENTRY_DRAFT, {"reason": "the blog had ended"})
+            audit.record(tx, now, SCHEDULER, [back], blog_id=blog.id, entry_id=entry.id)
             log.warning(
                 "blog %s has ended; scheduled entry %s went back to draft", blog.slug, entry.id
             )
@@ -67,6 +71,7 @@ def publish_one(svc: Liveblog, entry_id: int, blog_id: int, now: datetime) -> bo
             events += svc.unpin_others(tx, blog, entry.id, now)
         data = {"entry": entry_json(entry)}
         events.append(svc.append_event(tx, blog, EventType.ENTRY_PUBLISHED, entry.id, data))
+        audit.record_entry(tx, now, SCHEDULER, entry, events, EntryStatus.SCHEDULED)
     svc.announce(blog_id, events)
     return True
 
@@ -78,7 +83,13 @@ def run_retention(svc: Liveblog, node: str) -> bool:
         if not tx.claim_job("retention", now, now + RETENTION_EVERY, node):
             return False
         purged = tx.purge_revoked_tokens(now - REVOKED_TOKENS_KEPT)
-    log.info("retention: purged %d revoked API tokens", purged)
+        sessions, counters = accounts.purge(tx, now)
+    log.info(
+        "retention: purged %d revoked API tokens, %d ended sessions, %d login counters",
+        purged,
+        sessions,
+        counters,
+    )
     return True
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from liveblog import credentials, editing
+from liveblog import audit, credentials, editing
 from liveblog.broadcast.base import Hub
+from liveblog.domain.audit import AuditAction, AuditPage
 from liveblog.domain.errors import (
     InvalidInput,
     InvalidState,
@@ -40,6 +41,7 @@ from liveblog.domain.rules import (
     Action,
     check_key_points,
     check_language,
+    check_password,
     check_slug,
     check_timezone,
     check_username,
@@ -85,31 +87,46 @@ class Liveblog:
         self.clock = clock
 
     # --- users and tokens -------------------------------------------------------------------
+    # `by`: the admin acting, or None for the command line (the audit log says "system").
 
-    def create_user(self, name: str, role: Role, password: str | None) -> User:
+    def create_user(
+        self, name: str, role: Role, password: str | None, by: User | None = None
+    ) -> User:
+        if by is not None:
+            require(by, Action.MANAGE_USERS)
         check_username(name)
-        if password is not None and len(password) < credentials.MIN_PASSWORD:
-            raise InvalidInput(
-                "password", f"must be at least {credentials.MIN_PASSWORD} characters"
-            )
+        if password is not None:
+            check_password(password)
         hashed = credentials.hash_password(password) if password else None
+        now = self.clock()
         with self.store.write() as tx:
-            return tx.insert_user(name, role, hashed, self.clock())
+            user = tx.insert_user(name, role, hashed, now)
+            audit.record(tx, now, by, [(AuditAction.USER_CREATE, {"user": name, "role": role})])
+            return user
 
-    def create_token(self, user_name: str) -> str:
+    def create_token(self, user_name: str, by: User | None = None) -> str:
+        if by is not None:
+            require(by, Action.MANAGE_USERS)
         token = credentials.new_token()
+        now = self.clock()
         with self.store.write() as tx:
             user = tx.user_by_name(user_name)
             if user is None:
                 raise NotFound(f"no user named {user_name!r}")
-            tx.insert_token(user.id, credentials.hash_token(token), self.clock())
+            tx.insert_token(user.id, credentials.hash_token(token), now)
+            audit.record(tx, now, by, [(AuditAction.TOKEN_CREATE, {"user": user.name})])
         return token
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str, by: User | None = None) -> None:
         """Stop a token working at once (kept, revoked, for a while: see jobs.run_retention)."""
+        if by is not None:
+            require(by, Action.MANAGE_USERS)
+        hashed, now = credentials.hash_token(token), self.clock()
         with self.store.write() as tx:
-            if not tx.revoke_token(credentials.hash_token(token), self.clock()):
+            owner = tx.user_by_token_hash(hashed)
+            if owner is None or not tx.revoke_token(hashed, now):
                 raise NotFound("no such active API token")
+            audit.record(tx, now, by, [(AuditAction.TOKEN_REVOKE, {"user": owner.name})])
 
     def user_for_token(self, token: str) -> User:
         with self.store.read() as tx:
@@ -151,7 +168,10 @@ class Liveblog:
             updated_at=now,
         )
         with self.store.write() as tx:
-            return tx.insert_blog(blog)
+            tx.insert_blog(blog)
+            changes = [(AuditAction.BLOG_CREATE, {"title": blog.title})]
+            audit.record(tx, now, user, changes, blog_id=blog.id)
+            return blog
 
     def blog(self, slug: str) -> Blog:
         with self.store.read() as tx:
@@ -192,6 +212,7 @@ class Liveblog:
                 return blog
             blog.updated_at = now
             tx.update_blog(blog)
+            audit.record(tx, now, user, audit.blog_changes(before, blog), blog_id=blog.id)
             kind = EventType.BLOG_ENDED if ending else EventType.BLOG_UPDATED
             event = self.append_event(tx, blog, kind, None, {"blog": blog_json(blog)})
         self.announce(blog.id, [event])
@@ -322,6 +343,7 @@ class Liveblog:
                         tx, blog, EventType.ENTRY_PUBLISHED, entry.id, {"entry": entry_json(entry)}
                     )
                 )
+            audit.record_entry(tx, now, user, entry, events, status_before=None)
         if events:
             self.announce(blog.id, events)
         return entry
@@ -374,6 +396,9 @@ class Liveblog:
                 kind = EventType.ENTRY_PUBLISHED if publishing else EventType.ENTRY_UPDATED
                 data = {"entry": entry_json(entry)}
                 events.append(self.append_event(tx, blog, kind, entry.id, data))
+            audit.record_entry(
+                tx, now, user, entry, events, status_before, content, flags, rescheduled
+            )
         if events:
             self.announce(blog.id, events)
         return entry
@@ -394,6 +419,8 @@ class Liveblog:
             entry.public_note = note or None
             entry.updated_at = now
             tx.update_entry(entry)
+            retraction = (AuditAction.ENTRY_RETRACT, {"public_note": entry.public_note})
+            audit.record(tx, now, user, [retraction], blog_id=blog.id, entry_id=entry.id)
             if not was_public:
                 return
             tx.redact_entry_events(
@@ -407,6 +434,23 @@ class Liveblog:
                 {"entry": {"id": entry.id}, "public_note": entry.public_note},
             )
         self.announce(blog.id, [event])
+
+    # --- the audit log ----------------------------------------------------------------------
+
+    def audit(
+        self, user: User, slug: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> AuditPage:
+        """Who did what, newest first, for editors and admins."""
+        require(user, Action.VIEW_AUDIT)
+        return self.audit_log(slug, limit, before_id)
+
+    def audit_log(
+        self, slug: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> AuditPage:
+        """`audit` without a user, for the command line (which has the database's own rights)."""
+        with self.store.read() as tx:
+            blog_id = None if slug is None else _blog_or_404(tx, slug).id
+            return audit.page(tx, blog_id, limit, before_id)
 
     # --- building blocks of a write (also used by jobs.py) -----------------------------------
 

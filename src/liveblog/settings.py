@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MIN_SECRET_KEY = 32
+
+
+class SettingError(ValueError):
+    """A setting's value cannot be used; the message names the variable."""
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
 
 
 @dataclass(slots=True)
@@ -35,6 +47,47 @@ class Settings:
     log_format: str = field(
         default_factory=lambda: os.environ.get("LIVEBLOG_LOG_FORMAT", "text").lower()
     )
+
+    secret_key: str = field(default_factory=lambda: _env("LIVEBLOG_SECRET_KEY", ""), repr=False)
+    """Signs session cookies and CSRF tokens; empty: a key made once and kept in the database."""
+    trusted_proxies: str = field(default_factory=lambda: _env("LIVEBLOG_TRUSTED_PROXIES", ""))
+    """Comma-separated addresses or CIDR ranges whose X-Forwarded-For/-Proto are believed."""
+    session_idle_hours: float = field(
+        default_factory=lambda: float(_env("LIVEBLOG_SESSION_IDLE_HOURS", "12"))
+    )
+    session_max_days: float = field(
+        default_factory=lambda: float(_env("LIVEBLOG_SESSION_MAX_DAYS", "14"))
+    )
+    login_account_limit: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_LOGIN_ACCOUNT_LIMIT", "5"))
+    )
+    """Failed logins per account within 15 minutes before that account's logins are refused."""
+    login_address_limit: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_LOGIN_ADDRESS_LIMIT", "20"))
+    )
+    """Failed logins per client address within 15 minutes before its logins are refused."""
+
+    def trusted_networks(self) -> list[Network]:
+        networks = []
+        for part in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise SettingError(
+                    f"LIVEBLOG_TRUSTED_PROXIES: {part!r} is not an IP address or CIDR range"
+                ) from None
+        return networks
+
+    def secret_key_bytes(self) -> bytes | None:
+        """The configured signing key, or None to use the one kept in the database."""
+        if not self.secret_key:
+            return None
+        if len(self.secret_key) < MIN_SECRET_KEY:
+            raise SettingError(
+                f"LIVEBLOG_SECRET_KEY must be at least {MIN_SECRET_KEY} characters; make one "
+                "with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self.secret_key.encode()
 
     def resolved_database_url(self) -> str:
         """SQLite in the data directory unless a database URL was given."""

@@ -47,6 +47,16 @@ class Forbidden(LiveblogError):
     status = 403
 
 
+class TooManyAttempts(LiveblogError):
+    """Logins are refused for a while after repeated failures; `retry_after` says how long (s)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(LiveblogError):
     """No such blog or entry (or one the caller may not see)."""
 

@@ -37,6 +37,21 @@ class User:
 
 
 @dataclass(slots=True)
+class LoginSession:
+    """A browser's login: the cookie holds a random id; only its hash is stored."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    """The absolute end, however active the session is."""
+    revoked_at: datetime | None = None
+    user_agent: str = ""
+    address: str = ""
+
+
+@dataclass(slots=True)
 class Blog:
     id: int
     slug: str

@@ -21,6 +21,7 @@ MAX_HEADLINE = 300
 MAX_BODY_BYTES = 100_000
 MAX_NESTING = 20
 MAX_NOTE = 1_000
+MIN_PASSWORD = 8
 
 
 class Action(enum.StrEnum):
@@ -35,6 +36,7 @@ class Action(enum.StrEnum):
     EDIT_PUBLISHED = "edit published entries"
     PIN = "pin entries or mark key events"
     RETRACT = "retract entries"
+    VIEW_AUDIT = "view the audit log"
 
 
 _ALLOWED: dict[Action, frozenset[Role]] = {
@@ -80,6 +82,12 @@ def check_username(name: str) -> str:
     if not USERNAME_RE.match(name):
         raise InvalidInput("name", "use 1-64 letters, digits, '.', '_' or '-'")
     return name
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
+    return password
 
 
 def check_key_points(points: list[str]) -> list[str]:

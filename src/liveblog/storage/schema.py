@@ -120,3 +120,57 @@ jobs = Table(
     Column("last_run_at", DateTime(timezone=True), nullable=True),
     Column("last_node", String(128), nullable=True),
 )
+
+# A browser login. The cookie carries a random id; only its SHA-256 is stored, so a copy of the
+# database does not let anyone in. Rows outlive their end for a while (see jobs.run_retention).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("user_agent", String(200), nullable=False, default=""),
+    Column("address", String(64), nullable=False, default=""),
+    Index("ix_sessions_user", "user_id"),
+)
+
+# Failed logins per account and per client address, one row per key: the count within the
+# window that began at `window_start`. The key is a SHA-256 of what it counts, so the table holds
+# neither typed user names (people type passwords there by mistake) nor addresses.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+
+# Secrets the nodes must share, made on first use (the cookie signing key, unless
+# LIVEBLOG_SECRET_KEY is set).
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who did what to which blog or entry, and when: staff-only, beside the public event log. No
+# foreign keys: the log outlives what it names, and `actor` keeps the name as it was.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", Integer, nullable=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("blog_id", Integer, nullable=True),
+    Column("entry_id", Integer, nullable=True),
+    Column("detail", Text, nullable=False),
+    Index("ix_audit_log_blog", "blog_id", "id"),
+)

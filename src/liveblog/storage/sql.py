@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +42,9 @@ from liveblog.domain.models import (
     User,
 )
 from liveblog.storage import migrate
+from liveblog.storage.accounts import AccountQueries
+from liveblog.storage.audit import AuditQueries
+from liveblog.storage.rows import user_from_row, utc, utc_required
 from liveblog.storage.schema import (
     api_tokens,
     blogs,
@@ -51,16 +54,6 @@ from liveblog.storage.schema import (
     jobs,
     users,
 )
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _utc_req(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
@@ -133,7 +126,7 @@ class SqlStore:
         self._reader.dispose()
 
 
-class SqlTx:
+class SqlTx(AccountQueries, AuditQueries):
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
@@ -158,7 +151,7 @@ class SqlTx:
 
     def user_by_name(self, name: str) -> User | None:
         row = self.conn.execute(select(users).where(users.c.name == name)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def user_by_token_hash(self, token_hash: str) -> User | None:
         row = self.conn.execute(
@@ -166,7 +159,7 @@ class SqlTx:
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
         ).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def insert_token(self, user_id: int, token_hash: str, at: datetime) -> None:
         self.conn.execute(
@@ -261,6 +254,22 @@ class SqlTx:
         query = query.order_by(entries.c.published_at.desc(), entries.c.id.desc()).limit(limit)
         return [_entry(r) for r in self.conn.execute(query)]
 
+    def unpublished_entries(
+        self, blog_id: int, limit: int, author_id: int | None = None
+    ) -> list[Entry]:
+        """Drafts, submissions and scheduled entries, newest change first; only one author's
+        when `author_id` is given."""
+        query = _entry_select().where(
+            entries.c.blog_id == blog_id,
+            entries.c.status.in_(
+                [s.value for s in (EntryStatus.DRAFT, EntryStatus.SUBMITTED, EntryStatus.SCHEDULED)]
+            ),
+        )
+        if author_id is not None:
+            query = query.where(entries.c.author_id == author_id)
+        query = query.order_by(entries.c.updated_at.desc(), entries.c.id.desc()).limit(limit)
+        return [_entry(r) for r in self.conn.execute(query)]
+
     def insert_revision(self, revision: Revision, editor_id: int) -> None:
         self.conn.execute(
             entry_revisions.insert().values(
@@ -291,7 +300,7 @@ class SqlTx:
                 html=r.html,
                 correction=r.correction_note,
                 editor=r.editor,
-                created_at=_utc_req(r.created_at),
+                created_at=utc_required(r.created_at),
             )
             for r in rows
         ]
@@ -403,7 +412,7 @@ class SqlTx:
                 type=EventType(r.type),
                 entry_id=r.entry_id,
                 data=r.data,
-                created_at=_utc_req(r.created_at),
+                created_at=utc_required(r.created_at),
             )
             for r in rows
         ]
@@ -422,10 +431,6 @@ class SqlTx:
 
 
 # --- row <-> domain ---------------------------------------------------------------------------
-
-
-def _user(row: Row[Any]) -> User:
-    return User(id=row.id, name=row.name, role=Role(row.role), disabled=bool(row.disabled))
 
 
 def _blog_values(blog: Blog) -> dict[str, Any]:
@@ -455,9 +460,9 @@ def _blog(row: Row[Any]) -> Blog:
         timezone=row.timezone,
         status=BlogStatus(row.status),
         seq=row.seq,
-        created_at=_utc_req(row.created_at),
-        updated_at=_utc_req(row.updated_at),
-        ended_at=_utc(row.ended_at),
+        created_at=utc_required(row.created_at),
+        updated_at=utc_required(row.updated_at),
+        ended_at=utc(row.ended_at),
     )
 
 
@@ -492,7 +497,7 @@ def _entry_values(entry: Entry) -> dict[str, Any]:
 def _entry(row: Row[Any]) -> Entry:
     correction = None
     if row.correction_note is not None:
-        correction = Correction(note=row.correction_note, at=_utc_req(row.correction_at))
+        correction = Correction(note=row.correction_note, at=utc_required(row.correction_at))
     return Entry(
         id=row.id,
         blog_id=row.blog_id,
@@ -505,10 +510,10 @@ def _entry(row: Row[Any]) -> Entry:
         pinned=bool(row.pinned),
         key_event=bool(row.key_event),
         version=row.version,
-        created_at=_utc_req(row.created_at),
-        updated_at=_utc_req(row.updated_at),
-        published_at=_utc(row.published_at),
+        created_at=utc_required(row.created_at),
+        updated_at=utc_required(row.updated_at),
+        published_at=utc(row.published_at),
         correction=correction,
         public_note=row.public_note,
-        scheduled_at=_utc(row.scheduled_at),
+        scheduled_at=utc(row.scheduled_at),
     )

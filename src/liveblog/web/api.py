@@ -14,9 +14,11 @@ from liveblog.domain.errors import InvalidInput, NotFound
 from liveblog.domain.models import User
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.render.jsonview import blog_json, entry_json, iso
+from liveblog.render.markdown import render_markdown
 from liveblog.service import MAX_EVENTS, MAX_PAGE, Liveblog, Version
 from liveblog.web.auth import current_user, optional_user, use_service
 from liveblog.web.http import not_modified, seq_etag
+from liveblog.worklist import worklist
 
 router = APIRouter(prefix="/api")
 
@@ -186,6 +188,23 @@ def patch_entry(
         version = Version(payload.version, from_header=False)
     changes = payload.model_dump(exclude_none=True, exclude={"version"})
     return _entry_response(svc.edit_entry(user, slug, entry_id, changes, version))
+
+
+@router.get("/blogs/{slug}/worklist", summary="Drafts, submissions and scheduled entries")
+def get_worklist(slug: str, user: Editor, svc: Svc) -> JSONResponse:
+    entries = worklist(svc, user, slug)
+    body = {"entries": [entry_json(e) for e in entries]}
+    return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
+
+
+class PreviewIn(Strict):
+    body: Text = Field(description="Markdown, rendered exactly as a published entry would be")
+
+
+@router.post("/preview", summary="Render Markdown as an entry would show it")
+def preview(payload: PreviewIn, user: Editor) -> dict[str, str]:
+    # Signed-in users only: rendering costs CPU, and nobody else writes entries.
+    return {"html": render_markdown(payload.body)}
 
 
 @router.get("/blogs/{slug}/entries/{entry_id}/revisions", summary="Every stored revision")

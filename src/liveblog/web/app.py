@@ -6,6 +6,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from liveblog import __version__
+from liveblog.accounts import Accounts, SessionPolicy
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.broadcast.pgbridge import PgBridge
 from liveblog.domain.events import Event
@@ -20,9 +22,10 @@ from liveblog.jobs import JobRunner
 from liveblog.service import Liveblog
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
-from liveblog.web import api, errors, fastpath, ops, reader
+from liveblog.web import api, audit, deskpage, errors, fastpath, login, ops, reader
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
+from liveblog.web.proxies import TrustedProxies
 from liveblog.web.security import SecurityHeaders
 from liveblog.web.stream import StreamEndpoint
 
@@ -31,11 +34,16 @@ STATIC = Path(__file__).with_name("static")
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Bad values stop the start here, with the variable named (SettingError).
+    trusted_proxies = settings.trusted_networks()
+    secret_key = settings.secret_key_bytes()
     store = store or SqlStore(settings.resolved_database_url(), settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         store.migrate()
+        # The signing key every node shares (made now if the database has none yet).
+        await asyncio.to_thread(accounts.key)
         await hub.start()
         if bridge is not None:
             bridge.start()
@@ -81,11 +89,19 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     # Several nodes share a PostgreSQL database; each hears the others' commits through it.
     bridge = PgBridge(store.url, hub) if store.dialect == "postgresql" else None
     svc = Liveblog(store, hub)
+    policy = SessionPolicy(
+        idle=timedelta(hours=settings.session_idle_hours),
+        lifetime=timedelta(days=settings.session_max_days),
+        account_limit=settings.login_account_limit,
+        address_limit=settings.login_address_limit,
+    )
+    accounts = Accounts(store, policy, secret_key, clock=svc.clock)
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
     app.state.bridge = bridge
     app.state.service = svc
+    app.state.accounts = accounts
     pages = PageCache()
     app.state.page_cache = pages
 
@@ -93,10 +109,15 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         Route("/api/blogs/{slug}/stream", StreamEndpoint(), methods=["GET"], name="stream")
     )
     app.include_router(api.router)
+    app.include_router(audit.router)
     app.include_router(ops.router)
     app.include_router(reader.router)
+    app.include_router(login.router)
+    app.include_router(deskpage.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost: everything inside sees the client address and scheme it established.
+    app.add_middleware(TrustedProxies, networks=trusted_proxies)
     return app

@@ -1,4 +1,5 @@
-"""Bearer-token authentication for the API."""
+"""Who is calling the API: a bearer token, or else the desk's session cookie (whose
+state-changing requests must also carry the session's CSRF token, see web/sessions.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi import Request
 from liveblog.domain.errors import NotAuthenticated
 from liveblog.domain.models import User
 from liveblog.service import Liveblog
+from liveblog.web.sessions import session_user_for_api, signed_in
 
 
 def service(request: Request) -> Liveblog:
@@ -30,13 +32,17 @@ def _bearer(request: Request) -> str | None:
 
 
 def current_user(request: Request) -> User:
-    """The user behind the request's token; 401 when there is none or it is not valid."""
+    """The user behind the request's token or session; 401 when there is none or it is not
+    valid, 403 for a session request that changes something without its CSRF token."""
     token = _bearer(request)
     if token is None:
-        raise NotAuthenticated("this needs an API token: 'Authorization: Bearer TOKEN'")
+        return session_user_for_api(request).user
     return service(request).user_for_token(token)
 
 
 def optional_user(request: Request) -> User | None:
     token = _bearer(request)
-    return None if token is None else service(request).user_for_token(token)
+    if token is None:
+        found = signed_in(request)
+        return None if found is None else found.user
+    return service(request).user_for_token(token)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from liveblog.domain.errors import Gone, LiveblogError, VersionConflict
+from liveblog.domain.errors import Gone, LiveblogError, TooManyAttempts, VersionConflict
 from liveblog.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
     response = error_response(request, exc.status, exc.message, **extra)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="liveblog"'
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -1,4 +1,10 @@
-"""Security headers on every response: a strict CSP holds because no page has inline script."""
+"""Security headers on every response: a strict CSP holds because no page has inline script.
+
+A response made for a signed-in browser (the request's state has PRIVATE set, see
+web/sessions.py) may show what the public must not see, a draft say: it is also marked
+`Cache-Control: private, no-store`, so no shared cache or CDN keeps it. Bearer-token requests
+need no such mark: shared caches never store answers to them (RFC 9111, section 3.5).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 ]
+PRIVATE = "liveblog.private"
+"""The key in the request's state that marks a response private."""
 
 
 class SecurityHeaders:
@@ -27,7 +35,11 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                headers = list(message.get("headers", []))
+                if scope.get("state", {}).get(PRIVATE):
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"private, no-store"))
+                message["headers"] = headers + SECURITY_HEADERS
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -55,6 +55,9 @@ def make_config(
         # Every open stream is a connection; uvicorn keeps no cap of its own by default, and
         # the process's file limit is the real ceiling, raised at start where allowed.
         backlog=4096,
+        # Which X-Forwarded-* headers to believe is decided by LIVEBLOG_TRUSTED_PROXIES
+        # (web/proxies.py), with the client's own address still in hand.
+        proxy_headers=False,
     )
 
 

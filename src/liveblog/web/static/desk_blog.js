@@ -1,0 +1,360 @@
+// The desk of one blog: write, preview, publish; see and act on what is live. Everything goes
+// through the JSON API with the session cookie and the page's CSRF token.
+(function () {
+  "use strict";
+
+  var main = document.querySelector("main.desk-blog");
+  if (!main) return;
+  var slug = main.dataset.slug;
+  var mayPublish = main.dataset.mayPublish === "yes";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var base = "/api/blogs/" + slug;
+  var draftKey = "liveblog.desk.draft." + slug;
+
+  var form = document.getElementById("composer");
+  var headline = document.getElementById("headline");
+  var body = document.getElementById("body");
+  var correction = document.getElementById("correction");
+  var correctionRow = document.getElementById("correction-row");
+  var keyEvent = document.getElementById("key-event");
+  var pinned = document.getElementById("pinned");
+  var saveDraft = document.getElementById("save-draft");
+  var cancelEdit = document.getElementById("cancel-edit");
+  var editingNote = document.getElementById("editing-note");
+  var status = document.getElementById("composer-status");
+  var preview = document.getElementById("preview");
+  var conflict = document.getElementById("conflict");
+  var list = document.getElementById("desk-entries");
+  var worklistEl = document.getElementById("worklist");
+  var worklistEmpty = document.getElementById("worklist-empty");
+  var streamState = document.getElementById("stream-state");
+  var retractDialog = document.getElementById("retract-dialog");
+  var publicNote = document.getElementById("public-note");
+
+  var editing = null; // {id, version, status} of the entry loaded into the composer
+  var pendingMine = null; // the change refused with 409, kept until the editor chooses
+  var busy = false;
+
+  function api(method, path, payload, extraHeaders) {
+    var headers = { "X-CSRF-Token": csrf, "Accept": "application/json" };
+    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    Object.keys(extraHeaders || {}).forEach(function (k) { headers[k] = extraHeaders[k]; });
+    return fetch(path, {
+      method: method,
+      headers: headers,
+      credentials: "same-origin",
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+    }).then(function (response) {
+      if (response.status === 204) return { status: 204, data: null };
+      return response.json().then(
+        function (data) { return { status: response.status, data: data }; },
+        function () { return { status: response.status, data: {} }; }
+      );
+    });
+  }
+
+  function say(text, isError) {
+    status.textContent = text;
+    status.classList.toggle("error", !!isError);
+  }
+
+  // --- the composer, kept in this browser until sent ---------------------------------------
+
+  function snapshot() {
+    return {
+      headline: headline.value,
+      body: body.value,
+      correction: correction.value,
+      key_event: keyEvent ? keyEvent.checked : false,
+      pinned: pinned ? pinned.checked : false,
+      editing: editing,
+    };
+  }
+
+  function remember() {
+    try { localStorage.setItem(draftKey, JSON.stringify(snapshot())); } catch (e) { /* full */ }
+  }
+
+  function restore() {
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(draftKey) || "null"); } catch (e) { saved = null; }
+    if (!saved) return;
+    headline.value = saved.headline || "";
+    body.value = saved.body || "";
+    correction.value = saved.correction || "";
+    if (keyEvent) keyEvent.checked = !!saved.key_event;
+    if (pinned) pinned.checked = !!saved.pinned;
+    setEditing(saved.editing || null);
+    if (body.value) say("Your unsent text was restored.");
+  }
+
+  function clearComposer() {
+    headline.value = body.value = correction.value = "";
+    if (keyEvent) keyEvent.checked = false;
+    if (pinned) pinned.checked = false;
+    setEditing(null);
+    preview.innerHTML = "";
+    try { localStorage.removeItem(draftKey); } catch (e) { /* private mode */ }
+  }
+
+  function setEditing(entry) {
+    editing = entry;
+    cancelEdit.hidden = !entry;
+    editingNote.hidden = !entry;
+    correctionRow.hidden = !(entry && entry.status === "published");
+    if (entry) {
+      editingNote.textContent = "Editing entry " + entry.id + " (version " + entry.version + ", " +
+        entry.status + ")";
+    }
+  }
+
+  var previewTimer = null;
+  var previewAsked = 0;
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(function () {
+      var asked = ++previewAsked;
+      if (!body.value.trim()) { preview.innerHTML = ""; return; }
+      api("POST", "/api/preview", { body: body.value }).then(function (r) {
+        if (asked !== previewAsked) return; // a newer preview is on its way
+        if (r.status === 200) preview.innerHTML = r.data.html; // sanitised by the server
+        else preview.textContent = r.data.message || "Preview unavailable";
+      });
+    }, 250);
+  }
+
+  [headline, body, correction].forEach(function (el) {
+    el.addEventListener("input", function () { remember(); if (el === body) schedulePreview(); });
+  });
+  [keyEvent, pinned].forEach(function (el) { if (el) el.addEventListener("change", remember); });
+
+  function send(targetStatus) {
+    if (busy) return;
+    if (!body.value.trim()) { say("Write something first.", true); body.focus(); return; }
+    busy = true;
+    var change = {
+      headline: headline.value,
+      body: body.value,
+      key_event: keyEvent ? keyEvent.checked : undefined,
+      pinned: pinned ? pinned.checked : undefined,
+    };
+    var request;
+    if (editing) {
+      if (correction.value.trim()) change.correction = correction.value;
+      if (targetStatus !== editing.status && editing.status !== "published") change.status = targetStatus;
+      request = api("PATCH", base + "/entries/" + editing.id, change,
+        { "If-Match": '"' + editing.version + '"' });
+    } else {
+      change.status = targetStatus;
+      request = api("POST", base + "/entries", change);
+    }
+    request.then(function (r) {
+      busy = false;
+      if (r.status === 200 || r.status === 201) {
+        var done = { published: "Published.", draft: "Draft saved.", submitted: "Submitted for review." };
+        say(editing && editing.status === "published" ? "Saved." : (done[r.data.status] || "Saved."));
+        clearComposer();
+        loadWorklist();
+      } else if ((r.status === 409 || r.status === 412) && r.data.current) {
+        showConflict(r.data.current, change);
+      } else {
+        say(r.data.message || ("Not saved (" + r.status + ")"), true);
+      }
+    }, function () {
+      busy = false;
+      say("Not saved: the connection failed. Your text is kept here; try again.", true);
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send(mayPublish ? "published" : "submitted");
+  });
+  saveDraft.addEventListener("click", function () { send("draft"); });
+  cancelEdit.addEventListener("click", function () { clearComposer(); say("Editing cancelled."); });
+  body.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      send(mayPublish ? "published" : "submitted"); // what the main button does
+    }
+  });
+
+  // --- conflicts: never overwrite a colleague silently --------------------------------------
+
+  function showConflict(current, mine) {
+    pendingMine = { current: current, mine: mine };
+    document.getElementById("conflict-theirs").innerHTML = current.html;
+    var mineBox = document.getElementById("conflict-mine");
+    mineBox.textContent = mine.body;
+    conflict.hidden = false;
+    say("Not saved: a colleague changed this entry (now version " + current.version + ").", true);
+    document.getElementById("keep-mine").focus();
+  }
+
+  document.getElementById("keep-mine").addEventListener("click", function () {
+    if (!pendingMine) return;
+    editing.version = pendingMine.current.version; // overwrite knowingly, from their version
+    conflict.hidden = true;
+    pendingMine = null;
+    send(editing.status);
+  });
+  document.getElementById("take-theirs").addEventListener("click", function () {
+    if (!pendingMine) return;
+    conflict.hidden = true;
+    pendingMine = null;
+    clearComposer();
+    say("Kept your colleague's version.");
+  });
+
+  // --- entries: the live list and the worklist ----------------------------------------------
+
+  function button(label, action, extraClass) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.dataset.action = action;
+    if (extraClass) b.className = extraClass;
+    return b;
+  }
+
+  function entryItem(entry, withFlags) {
+    var li = document.createElement("li");
+    li.id = "desk-entry-" + entry.id;
+    li.dataset.id = entry.id;
+    li.className = "desk-entry";
+    li.classList.toggle("is-pinned", !!entry.pinned);
+    li.classList.toggle("is-key-event", !!entry.key_event);
+    var meta = document.createElement("p");
+    meta.className = "meta";
+    var when = entry.status === "scheduled" ? entry.publish_at : (entry.published_at || entry.updated_at);
+    meta.textContent = [entry.status === "published" ? "" : entry.status.toUpperCase(),
+      entry.author.name, when ? new Date(when).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "",
+      entry.pinned ? "pinned" : "", entry.key_event ? "key event" : ""].filter(Boolean).join(" · ");
+    li.appendChild(meta);
+    if (entry.headline) {
+      var h = document.createElement("h3");
+      h.textContent = entry.headline;
+      li.appendChild(h);
+    }
+    var content = document.createElement("div");
+    content.className = "entry-body";
+    content.innerHTML = entry.html; // sanitised by the server at write time
+    li.appendChild(content);
+    var actions = document.createElement("div");
+    actions.className = "entry-actions";
+    actions.appendChild(button("Edit", "edit"));
+    if (mayPublish) {
+      if (entry.status !== "published") actions.appendChild(button("Publish", "publish", "primary"));
+      if (withFlags) {
+        actions.appendChild(button(entry.pinned ? "Unpin" : "Pin", "pin"));
+        actions.appendChild(button(entry.key_event ? "Not key event" : "Key event", "key"));
+      }
+    }
+    actions.appendChild(button(entry.status === "published" ? "Retract…" : "Discard…", "retract", "danger"));
+    li.appendChild(actions);
+    li.entry = entry;
+    return li;
+  }
+
+  function upsert(entry) {
+    var existing = document.getElementById("desk-entry-" + entry.id);
+    var item = entryItem(entry, true);
+    if (existing && existing.parentNode === list) list.replaceChild(item, existing);
+    else list.insertBefore(item, list.firstChild);
+  }
+
+  function loadWorklist() {
+    api("GET", base + "/worklist").then(function (r) {
+      if (r.status !== 200) return;
+      worklistEl.textContent = "";
+      r.data.entries.forEach(function (entry) { worklistEl.appendChild(entryItem(entry, false)); });
+      worklistEmpty.hidden = r.data.entries.length > 0;
+    });
+  }
+
+  function act(item, action) {
+    var entry = item.entry;
+    var path = base + "/entries/" + entry.id;
+    var ifMatch = { "If-Match": '"' + entry.version + '"' };
+    if (action === "edit") {
+      headline.value = entry.headline;
+      body.value = entry.body;
+      correction.value = "";
+      if (keyEvent) keyEvent.checked = entry.key_event;
+      if (pinned) pinned.checked = entry.pinned;
+      setEditing({ id: entry.id, version: entry.version, status: entry.status });
+      remember();
+      schedulePreview();
+      body.focus();
+    } else if (action === "publish") {
+      api("PATCH", path, { status: "published" }, ifMatch).then(afterAction("Published."));
+    } else if (action === "pin") {
+      api("PATCH", path, { pinned: !entry.pinned }, ifMatch).then(afterAction(entry.pinned ? "Unpinned." : "Pinned."));
+    } else if (action === "key") {
+      api("PATCH", path, { key_event: !entry.key_event }, ifMatch).then(afterAction("Saved."));
+    } else if (action === "retract") {
+      publicNote.value = "";
+      retractDialog.dataset.path = path;
+      retractDialog.showModal();
+    }
+  }
+
+  function afterAction(message) {
+    return function (r) {
+      if (r.status >= 200 && r.status < 300) { say(message); loadWorklist(); }
+      else say(r.data.message || ("Refused (" + r.status + ")"), true);
+    };
+  }
+
+  [list, worklistEl].forEach(function (container) {
+    container.addEventListener("click", function (event) {
+      var target = event.target.closest("button[data-action]");
+      if (!target) return;
+      act(target.closest("li"), target.dataset.action);
+    });
+  });
+
+  retractDialog.addEventListener("close", function () {
+    if (retractDialog.returnValue !== "retract") return;
+    api("DELETE", retractDialog.dataset.path, { public_note: publicNote.value })
+      .then(afterAction("Retracted."));
+  });
+
+  // --- the live stream of what readers see ---------------------------------------------------
+
+  function applyEvent(type, data) {
+    if (type === "entry-published" || type === "entry-updated") upsert(data.entry);
+    else if (type === "entry-retracted") {
+      var gone = document.getElementById("desk-entry-" + data.entry.id);
+      if (gone && gone.parentNode === list) list.removeChild(gone);
+    } else if (type === "blog-ended" || type === "blog-updated") {
+      document.getElementById("blog-status").textContent = data.blog.status;
+    }
+  }
+
+  function connect(seq) {
+    var source = new EventSource(base + "/stream?last_event_id=" + seq);
+    ["entry-published", "entry-updated", "entry-retracted", "blog-updated", "blog-ended"].forEach(function (type) {
+      source.addEventListener(type, function (event) { applyEvent(type, JSON.parse(event.data)); });
+    });
+    source.addEventListener("resync", function () { source.close(); start(); });
+    source.onopen = function () { streamState.textContent = "· live"; };
+    source.onerror = function () { streamState.textContent = "· reconnecting…"; };
+  }
+
+  function start() {
+    api("GET", base + "/entries?limit=50").then(function (r) {
+      if (r.status !== 200) { streamState.textContent = "· unavailable"; return; }
+      list.textContent = "";
+      r.data.entries.slice().reverse().forEach(upsert);
+      connect(r.data.blog.seq);
+    });
+  }
+
+  restore();
+  schedulePreview();
+  loadWorklist();
+  start();
+  // Drafts have no public events; look again when the editor comes back to the tab.
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) loadWorklist(); });
+})();
