@@ -5,6 +5,7 @@ contexts; every write goes through the real server over loopback."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -165,3 +166,32 @@ def test_a_retraction_from_the_desk_leaves_the_open_reader_page(
     page.click("#confirm-retract")
     expect(page.locator(f"#desk-entry-{wrong['id']}")).to_have_count(0)
     expect(reader_page.locator("#entries")).not_to_contain_text("Unverified")
+
+
+def test_scheduling_key_points_and_ending_from_the_desk(
+    browser: Browser, contexts: list[BrowserContext], live: LiveServer, blog_ready: Any
+) -> None:
+    """An editor schedules an entry for later (it waits in the worklist, not public), edits
+    the key points and ends the blog; an open reader page shows the key points and the end."""
+    reader = new_page(browser, contexts)
+    reader_page = open_blog(reader, live)
+    page = desk(new_page(browser, contexts), live, "eddie", "editor-password")
+    page.fill("#body", "Exit poll at 22:00")
+    page.fill("#publish-at", "2099-01-01T22:00")  # the browser's local time
+    page.click("#schedule")
+    expect(page.locator("#composer-status")).to_contain_text("publish_at: must be within a year")
+    later = (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#publish-at", later)
+    page.click("#schedule")
+    expect(page.locator("#composer-status")).to_contain_text("Scheduled for")
+    expect(page.locator("#worklist li", has_text="Exit poll")).to_contain_text("SCHEDULED")
+    page.fill("#key-points", "Polls close at 22:00\nTurnout above 60%")
+    page.click("#key-points-form button[type=submit]")
+    expect(page.locator("#blog-box-status")).to_have_text("Key points saved.")
+    expect(reader_page.locator("body")).to_contain_text("Turnout above 60%")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#end-blog")
+    expect(page.locator("#blog-status")).to_have_text("ended")
+    expect(page.locator("#reopen-blog")).to_be_visible()
+    expect(reader_page.locator("body")).to_contain_text("ended")
+    assert "Exit poll" not in reader_page.content()

@@ -53,6 +53,13 @@
     });
   }
 
+  // The API's error body: {"error": message, "field": the input it is about, "status"}.
+  function problem(r) {
+    var data = r.data || {};
+    var message = data.error || ("the server answered " + r.status);
+    return data.field && message.indexOf(data.field) !== 0 ? data.field + " " + message : message;
+  }
+
   function say(text, isError) {
     status.textContent = text;
     status.classList.toggle("error", !!isError);
@@ -118,7 +125,7 @@
       api("POST", "/api/preview", { body: body.value }).then(function (r) {
         if (asked !== previewAsked) return; // a newer preview is on its way
         if (r.status === 200) preview.innerHTML = r.data.html; // sanitised by the server
-        else preview.textContent = r.data.message || "Preview unavailable";
+        else preview.textContent = "Preview unavailable: " + problem(r);
       });
     }, 250);
   }
@@ -128,7 +135,7 @@
   });
   [keyEvent, pinned].forEach(function (el) { if (el) el.addEventListener("change", remember); });
 
-  function send(targetStatus) {
+  function send(targetStatus, publishAt) {
     if (busy) return;
     if (!body.value.trim()) { say("Write something first.", true); body.focus(); return; }
     busy = true;
@@ -138,6 +145,7 @@
       key_event: keyEvent ? keyEvent.checked : undefined,
       pinned: pinned ? pinned.checked : undefined,
     };
+    if (publishAt) change.publish_at = publishAt;
     var request;
     if (editing) {
       if (correction.value.trim()) change.correction = correction.value;
@@ -151,14 +159,15 @@
     request.then(function (r) {
       busy = false;
       if (r.status === 200 || r.status === 201) {
-        var done = { published: "Published.", draft: "Draft saved.", submitted: "Submitted for review." };
+        var done = { published: "Published.", draft: "Draft saved.", submitted: "Submitted for review.",
+          scheduled: "Scheduled for " + new Date(r.data.publish_at || 0).toLocaleString() + "." };
         say(editing && editing.status === "published" ? "Saved." : (done[r.data.status] || "Saved."));
         clearComposer();
         loadWorklist();
       } else if ((r.status === 409 || r.status === 412) && r.data.current) {
         showConflict(r.data.current, change);
       } else {
-        say(r.data.message || ("Not saved (" + r.status + ")"), true);
+        say("Not saved: " + problem(r), true);
       }
     }, function () {
       busy = false;
@@ -171,6 +180,15 @@
     send(mayPublish ? "published" : "submitted");
   });
   saveDraft.addEventListener("click", function () { send("draft"); });
+  var scheduleButton = document.getElementById("schedule");
+  if (scheduleButton) {
+    scheduleButton.addEventListener("click", function () {
+      var local = document.getElementById("publish-at").value; // the editor's own clock
+      if (!local) { say("Pick the time to publish at.", true); return; }
+      // The browser knows the editor's zone: send an unambiguous UTC time.
+      send("scheduled", new Date(local).toISOString());
+    });
+  }
   cancelEdit.addEventListener("click", function () { clearComposer(); say("Editing cancelled."); });
   body.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -302,7 +320,7 @@
   function afterAction(message) {
     return function (r) {
       if (r.status >= 200 && r.status < 300) { say(message); loadWorklist(); }
-      else say(r.data.message || ("Refused (" + r.status + ")"), true);
+      else say("Refused: " + problem(r), true);
     };
   }
 
@@ -320,6 +338,46 @@
       .then(afterAction("Retracted."));
   });
 
+  // --- key points and the blog's status ----------------------------------------------------
+
+  var keyPointsForm = document.getElementById("key-points-form");
+  var blogBoxStatus = document.getElementById("blog-box-status");
+  var endButton = document.getElementById("end-blog");
+  var reopenButton = document.getElementById("reopen-blog");
+
+  function blogChange(change, done) {
+    api("PATCH", base, change).then(function (r) {
+      blogBoxStatus.classList.toggle("error", r.status !== 200);
+      blogBoxStatus.textContent = r.status === 200 ? done : "Refused: " + problem(r);
+      if (r.status === 200) showBlog(r.data);
+      // An ended blog's stream closes; listen again once it is live.
+      if (r.status === 200 && change.status === "live") start();
+    });
+  }
+
+  if (keyPointsForm) {
+    keyPointsForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var points = document.getElementById("key-points").value.split("\n")
+        .map(function (line) { return line.trim(); }).filter(Boolean);
+      blogChange({ key_points: points }, "Key points saved.");
+    });
+    endButton.addEventListener("click", function () {
+      if (window.confirm("End this live blog? Readers will see that it has ended.")) {
+        blogChange({ status: "ended" }, "The live blog has ended.");
+      }
+    });
+    reopenButton.addEventListener("click", function () { blogChange({ status: "live" }, "Reopened."); });
+  }
+
+  function showBlog(blog) {
+    document.getElementById("blog-status").textContent = blog.status;
+    if (endButton) {
+      endButton.hidden = blog.status === "ended";
+      reopenButton.hidden = blog.status !== "ended";
+    }
+  }
+
   // --- the live stream of what readers see ---------------------------------------------------
 
   function applyEvent(type, data) {
@@ -328,18 +386,24 @@
       var gone = document.getElementById("desk-entry-" + data.entry.id);
       if (gone && gone.parentNode === list) list.removeChild(gone);
     } else if (type === "blog-ended" || type === "blog-updated") {
-      document.getElementById("blog-status").textContent = data.blog.status;
+      showBlog(data.blog);
     }
   }
 
+  var source = null;
   function connect(seq) {
-    var source = new EventSource(base + "/stream?last_event_id=" + seq);
+    if (source) source.close();
+    source = new EventSource(base + "/stream?last_event_id=" + seq);
     ["entry-published", "entry-updated", "entry-retracted", "blog-updated", "blog-ended"].forEach(function (type) {
       source.addEventListener(type, function (event) { applyEvent(type, JSON.parse(event.data)); });
     });
-    source.addEventListener("resync", function () { source.close(); start(); });
+    source.addEventListener("resync", function () { start(); });
+    source.addEventListener("blog-ended", function () { streamState.textContent = "· ended"; });
     source.onopen = function () { streamState.textContent = "· live"; };
-    source.onerror = function () { streamState.textContent = "· reconnecting…"; };
+    source.onerror = function () {
+      // CLOSED: the server said there is nothing more (an ended blog), not a network blip.
+      streamState.textContent = this.readyState === EventSource.CLOSED ? "· closed" : "· reconnecting…";
+    };
   }
 
   function start() {
