@@ -195,3 +195,25 @@ def test_scheduling_key_points_and_ending_from_the_desk(
     expect(page.locator("#reopen-blog")).to_be_visible()
     expect(reader_page.locator("body")).to_contain_text("ended")
     assert "Exit poll" not in reader_page.content()
+
+
+def test_the_desk_shows_who_else_is_here_and_what_they_are_editing(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    live: LiveServer,
+    tokens: Tokens,
+    blog_ready: Any,
+) -> None:
+    """Two editors on one blog's desk see each other; when one opens an entry to edit, the
+    other sees who is editing it, within a few seconds."""
+    first = Newsroom(live, tokens.editor).publish("Bridge closed")
+    eddie = desk(new_page(browser, contexts), live, "eddie", "editor-password")
+    ada = desk(new_page(browser, contexts), live, "ada", "admin-password")
+    expect(ada.locator("#presence")).to_contain_text("eddie", timeout=8000)
+    eddie.locator(f"#desk-entry-{first['id']}").get_by_role("button", name="Edit").click()
+    expect(ada.locator("#presence")).to_contain_text(
+        f"eddie (editing entry {first['id']})", timeout=8000
+    )
+    expect(ada.locator(f"#desk-entry-{first['id']} .being-edited")).to_have_text(
+        "Being edited by eddie"
+    )

@@ -74,3 +74,31 @@ def test_a_write_by_another_process_shows_within_a_second(
             time.sleep(0.1)
         (frame,) = take(stream, 1)  # the page load made the hub catch up from the log
     assert frame.event == "entry-published" and "Written elsewhere" in frame.data
+
+
+def test_a_retraction_waiting_behind_a_repair_already_invalidates_the_page(
+    live: LiveServer, http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """While the hub is busy reading the log (a slow database, another node's signal), a
+    retraction committed here is queued behind that read; the page in memory must not be
+    served meanwhile, or the retracted text would go out after the 204."""
+    editor = auth(tokens.editor)
+    r = http.post(f"/api/blogs/{SLUG}/entries", json={"body": "ZX-WRONG-9"}, headers=editor)
+    entry = r.json()
+    assert "ZX-WRONG-9" in http.get(PAGE).text
+    assert "ZX-WRONG-9" in http.get(PAGE).text  # now warm in memory
+    hub = live.app.state.hub
+    real_fetch = hub.fetch
+
+    def slow_fetch(blog_id: int, after: int, limit: int) -> list:  # type: ignore[type-arg]
+        time.sleep(1.0)  # the log read of a loaded database
+        return real_fetch(blog_id, after, limit)
+
+    hub.fetch = slow_fetch
+    channel = hub.cached_channel(SLUG)
+    hub.signal(channel.blog_id, channel.seq + 1)  # another node says: there is more
+    time.sleep(0.1)  # the repair is now reading, slowly
+    r = http.request("DELETE", f"/api/blogs/{SLUG}/entries/{entry['id']}", headers=editor)
+    assert r.status_code == 204
+    assert "ZX-WRONG-9" not in http.get(PAGE).text
+    hub.fetch = real_fetch

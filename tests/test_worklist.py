@@ -56,3 +56,28 @@ def test_preview_refuses_anonymous_callers_and_oversized_bodies(
     r = http.post("/api/preview", json={"body": "x" * 100_001}, headers=auth(tokens.editor))
     assert r.status_code == 413
     assert r.json()["field"] == "body"
+
+
+def test_an_editor_sends_a_submission_back_with_a_comment(
+    http: httpx.Client, tokens: Tokens, blog: dict[str, Any]
+) -> None:
+    """The submission returns to its author as a draft carrying the comment; contributors
+    cannot write comments; resubmitting clears it; the comment is never public."""
+    sub = write(http, tokens.contributor, "Crowds at the square", "submitted")
+    path = f"{ENTRIES}/{sub['id']}"
+    back = {"status": "draft", "review_note": "Which square? Add a source.", "version": 1}
+    r = http.patch(path, json=back, headers=auth(tokens.contributor))
+    assert r.status_code == 403
+    r = http.patch(path, json={"review_note": "x", "version": 1}, headers=auth(tokens.editor))
+    assert r.status_code == 422 and r.json()["field"] == "review_note"
+    r = http.patch(path, json=back, headers=auth(tokens.editor))
+    assert r.status_code == 200 and r.json()["status"] == "draft"
+    mine = http.get(f"/api/blogs/{SLUG}/worklist", headers=auth(tokens.contributor)).json()
+    assert mine["entries"][0]["review_note"] == "Which square? Add a source."
+    again = {"status": "submitted", "body": "Crowds at Liberty Square (police)", "version": 1}
+    r = http.patch(path, json=again, headers=auth(tokens.contributor))
+    assert r.status_code == 200 and "review_note" not in r.json()
+    r = http.patch(path, json={"status": "published", "version": 2}, headers=auth(tokens.editor))
+    assert r.status_code == 200
+    events = http.get(f"/api/blogs/{SLUG}/events").json()["events"]
+    assert "Which square" not in str(events)

@@ -12,8 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from liveblog import credentials
-from liveblog.domain.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
+from liveblog import audit, credentials
+from liveblog.domain.audit import AuditAction
+from liveblog.domain.errors import (
+    Forbidden,
+    InvalidState,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from liveblog.domain.models import LoginSession, User
 from liveblog.domain.rules import Action, check_password, require
 from liveblog.storage.base import Store, Tx
@@ -55,6 +62,25 @@ class SignedIn:
     user: User
     session: LoginSession
     session_id: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An active API token as an admin sees it: which one and since when, never the token
+    or its hash."""
+
+    id: int
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Member:
+    """A user as the admin page lists them."""
+
+    user: User
+    created_at: datetime
+    tokens: list[TokenInfo] = field(default_factory=list)
+    """The active API tokens, oldest first."""
 
 
 def _throttle_key(kind: str, value: str) -> str:
@@ -214,7 +240,8 @@ class Accounts:
             self.key(), "login-csrf", nonce, token or ""
         )
 
-    # --- the operator's commands (the CLI; later the admin page, with `by` set) -------------
+    # --- the operator's commands: the CLI (`by` None), the admin page (`by` the admin) ------
+    # Each change leaves an audit row in its own transaction (actor "system" for the CLI).
 
     def users(self, by: User | None = None) -> list[User]:
         if by is not None:
@@ -222,25 +249,59 @@ class Accounts:
         with self.store.read() as tx:
             return tx.list_users()
 
+    def team(self, by: User | None = None) -> list[Member]:
+        """Every user, by name, with when they were created and their active API tokens."""
+        if by is not None:
+            require(by, Action.MANAGE_USERS)
+        with self.store.read() as tx:
+            members = {user.id: Member(user, created) for user, created in tx.users_created()}
+            for token_id, user_id, created in tx.active_tokens():
+                if user_id in members:
+                    members[user_id].tokens.append(TokenInfo(token_id, created))
+        return list(members.values())
+
     def set_password(self, name: str, password: str, by: User | None = None) -> int:
         """Set a new password and end the user's sessions; returns how many were ended."""
         if by is not None:
             require(by, Action.MANAGE_USERS)
         hashed = credentials.hash_password(check_password(password))
+        now = self.clock()
         with self.store.write() as tx:
             user = _user(tx, name)
             tx.set_password_hash(user.id, hashed)
-            return tx.revoke_sessions(self.clock(), user_id=user.id)
+            audit.record(tx, now, by, [(AuditAction.USER_PASSWORD, {"user": user.name})])
+            return tx.revoke_sessions(now, user_id=user.id)
 
     def set_disabled(self, name: str, disabled: bool, by: User | None = None) -> int:
         """Disable (ending every session at once) or enable a user; returns sessions ended.
-        A disabled user's API tokens stop working too, and work again once enabled."""
+        A disabled user's API tokens stop working too, and work again once enabled. An admin
+        cannot disable themselves (the last admin would lock the newsroom out)."""
         if by is not None:
             require(by, Action.MANAGE_USERS)
+        now = self.clock()
         with self.store.write() as tx:
             user = _user(tx, name)
+            if disabled and by is not None and by.id == user.id:
+                raise InvalidState("you cannot disable your own account; another admin can")
+            if user.disabled == disabled:
+                return 0  # nothing changes, so no audit row
             tx.set_user_disabled(user.id, disabled)
-            return tx.revoke_sessions(self.clock(), user_id=user.id) if disabled else 0
+            action = AuditAction.USER_DISABLE if disabled else AuditAction.USER_ENABLE
+            audit.record(tx, now, by, [(action, {"user": user.name})])
+            return tx.revoke_sessions(now, user_id=user.id) if disabled else 0
+
+    def revoke_token_id(self, name: str, token_id: int, by: User | None = None) -> None:
+        """Stop the user's API token with this id working at once (the admin page knows a
+        token by its id; the plain token is never stored)."""
+        if by is not None:
+            require(by, Action.MANAGE_USERS)
+        now = self.clock()
+        with self.store.write() as tx:
+            user = _user(tx, name)
+            if not tx.revoke_token_id(token_id, user.id, now):
+                raise NotFound(f"{name} has no active API token #{token_id}")
+            detail = {"user": user.name, "token": token_id}
+            audit.record(tx, now, by, [(AuditAction.TOKEN_REVOKE, detail)])
 
 
 def purge(tx: Tx, now: datetime) -> tuple[int, int]:

@@ -57,6 +57,22 @@ def check_publish_at(value: datetime, now: datetime) -> datetime:
     return value
 
 
+def apply_review_note(user: User, entry: Entry, changes: dict[str, Any]) -> bool:
+    """An editor sends a submission back to its author with a comment; resubmitting clears
+    it. True when the note changed."""
+    note = changes.get("review_note")
+    if note is None:
+        if changes.get("status") == EntryStatus.SUBMITTED.value and entry.review_note:
+            entry.review_note = None
+            return True
+        return False
+    require(user, Action.EDIT_PUBLISHED)
+    if entry.status is not EntryStatus.SUBMITTED or changes.get("status") != "draft":
+        raise InvalidInput("review_note", 'goes with sending a submission back: "status": "draft"')
+    entry.review_note = clean_text("review_note", note, limit=MAX_NOTE) or None
+    return True
+
+
 def apply_schedule(user: User, entry: Entry, changes: dict[str, Any], now: datetime) -> bool:
     """Set or move a schedule time; True when it changed."""
     value = changes.get("publish_at")

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 DUE_BATCH = 50
 RETENTION_EVERY = timedelta(hours=1)
 REVOKED_TOKENS_KEPT = timedelta(days=30)
+PRESENCE_KEPT = timedelta(hours=1)
+"""Desk pages not heard from for this long are forgotten (presence shows only the last 30 s)."""
 """Revoked API tokens stay this long (an audit trail of what was revoked), then go."""
 
 
@@ -84,11 +86,14 @@ def run_retention(svc: Liveblog, node: str) -> bool:
             return False
         purged = tx.purge_revoked_tokens(now - REVOKED_TOKENS_KEPT)
         sessions, counters = accounts.purge(tx, now)
+        desks = tx.purge_presence(now - PRESENCE_KEPT)
     log.info(
-        "retention: purged %d revoked API tokens, %d ended sessions, %d login counters",
+        "retention: purged %d revoked API tokens, %d ended sessions, %d login counters, "
+        "%d closed desk pages",
         purged,
         sessions,
         counters,
+        desks,
     )
     return True
 

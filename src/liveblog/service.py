@@ -379,9 +379,10 @@ class Liveblog:
             flags = editing.apply_flags(user, entry, changes)
             status_before = entry.status
             rescheduled = editing.apply_schedule(user, entry, changes, now)
+            reviewed = editing.apply_review_note(user, entry, changes)
             publishing = editing.apply_status(user, blog, entry, changes, now)
             # e.g. draft -> submitted, or a new schedule time: saved, but no public event
-            moved = entry.status is not status_before or rescheduled
+            moved = entry.status is not status_before or rescheduled or reviewed
             if not (content or flags or moved):
                 return entry
             entry.updated_at = now

@@ -32,6 +32,9 @@ class Channel:
     seq: int
     """The last event fanned out; readers attached now get every event after it live."""
     ended: bool = False
+    heard: int = 0
+    """The newest seq anyone told the hub of (a commit here, a signal, a page's read), fanned
+    out or not yet. A page rendered at `seq` is current only while `heard` is no newer."""
     subscribers: set[Sink] = field(default_factory=set)
     recent: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
     """Recently fanned-out frames for cheap replay; they cover the events (floor, seq]."""
@@ -46,6 +49,10 @@ class Channel:
     batch: list[Sink] = field(default_factory=list)
     """The readers the oldest outbox frame goes to (those attached when its turn came)."""
     cursor: int = 0
+
+    @property
+    def newest(self) -> int:
+        return max(self.seq, self.heard)
 
     def recent_after(self, after: int) -> tuple[list[bytes], int] | None:
         """Frames for (after, seq] from memory, and the last one's seq; None when memory does

@@ -109,6 +109,7 @@ class InProcessHub:
         channel = self.channels.get(blog_id)
         if channel is None:
             return  # no reader has subscribed; a later subscriber starts from the log
+        channel.heard = max([channel.heard, *(e.seq for e in events)])
         for event in events:
             if event.seq <= channel.seq:
                 continue
@@ -127,6 +128,7 @@ class InProcessHub:
     def _signalled(self, blog_id: int, seq: int) -> None:
         channel = self.channels.get(blog_id)
         if channel is not None and seq > channel.seq:
+            channel.heard = max(channel.heard, seq)
             channel.check_log = True
             self._repair(channel)
 
@@ -264,6 +266,7 @@ class InProcessHub:
         """Note the blog's seq as the store just reported it. A hub behind it (a write made by
         another process, such as the CLI) catches up from the log and tells its readers."""
         channel = self.channel(blog)
+        channel.heard = max(channel.heard, blog.seq)
         if blog.seq > channel.seq and not channel.repairing:
             channel.check_log = True
             self._repair(channel)

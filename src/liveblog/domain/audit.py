@@ -36,6 +36,11 @@ class AuditAction(enum.StrEnum):
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     USER_CREATE = "user.create"
+    USER_DISABLE = "user.disable"
+    """Logins and API tokens refused, sessions ended."""
+    USER_ENABLE = "user.enable"
+    USER_PASSWORD = "user.password"
+    """A new password set by an admin or the command line (sessions ended; never the password)."""
 
 
 SCHEDULER = "scheduler"

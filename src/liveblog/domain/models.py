@@ -93,6 +93,8 @@ class Entry:
     author_id: int = 0
     scheduled_at: datetime | None = None
     """When a scheduled entry goes public (kept afterwards as a record)."""
+    review_note: str | None = None
+    """An editor's comment on a submission sent back to its author (staff only)."""
 
 
 @dataclass(slots=True)
@@ -113,3 +115,13 @@ class EntryPage:
 
     entries: list[Entry] = field(default_factory=list)
     next_cursor: tuple[datetime, int] | None = None
+
+
+@dataclass(slots=True)
+class Presence:
+    """One open desk page of a blog: whose, and which entry it is editing, if any."""
+
+    tab: str
+    name: str
+    user_id: int
+    editing: int | None = None

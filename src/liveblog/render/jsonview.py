@@ -54,6 +54,8 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     }
     if entry.status is EntryStatus.SCHEDULED:
         data["publish_at"] = iso(entry.scheduled_at)
+    if entry.review_note and entry.status in (EntryStatus.DRAFT, EntryStatus.SUBMITTED):
+        data["review_note"] = entry.review_note  # never on a public entry
     return data
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Row
 
 from liveblog.domain.models import LoginSession, Role, User
 from liveblog.storage.rows import user_from_row, utc, utc_required
-from liveblog.storage.schema import login_failures, secrets, sessions, users
+from liveblog.storage.schema import api_tokens, login_failures, secrets, sessions, users
 
 
 class AccountQueries:
@@ -39,6 +39,32 @@ class AccountQueries:
 
     def list_users(self) -> list[User]:
         return [user_from_row(r) for r in self.conn.execute(select(users).order_by(users.c.name))]
+
+    def users_created(self) -> list[tuple[User, datetime]]:
+        """Every user and when they were created, by name (the admin page's table)."""
+        rows = self.conn.execute(select(users).order_by(users.c.name))
+        return [(user_from_row(r), utc_required(r.created_at)) for r in rows]
+
+    # --- API tokens, as an admin sees them: which one, never the token or its hash ----------
+
+    def active_tokens(self) -> list[tuple[int, int, datetime]]:
+        """(token id, user id, created at) of every token not revoked, oldest first."""
+        rows = self.conn.execute(
+            select(api_tokens.c.id, api_tokens.c.user_id, api_tokens.c.created_at)
+            .where(api_tokens.c.revoked_at.is_(None))
+            .order_by(api_tokens.c.created_at, api_tokens.c.id)
+        )
+        return [(r.id, r.user_id, utc_required(r.created_at)) for r in rows]
+
+    def revoke_token_id(self, token_id: int, user_id: int, at: datetime) -> bool:
+        """Revoke the user's token with this id; False if it is not theirs or already revoked."""
+        theirs = and_(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
+        result = self.conn.execute(
+            update(api_tokens)
+            .where(theirs, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1
 
     # --- sessions ---------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ entries = Table(
     Column("public_note", Text, nullable=True),
     Column("retracted_at", DateTime(timezone=True), nullable=True),
     Column("scheduled_at", DateTime(timezone=True), nullable=True),
+    Column("review_note", Text, nullable=True),
     Index("ix_entries_blog_published", "blog_id", "status", "published_at", "id"),
     Index("ix_entries_timeline", "blog_id", "published_at", "id"),
     Index("ix_entries_pinned", "blog_id", "pinned"),
@@ -173,4 +174,14 @@ audit_log = Table(
     Column("entry_id", Integer, nullable=True),
     Column("detail", Text, nullable=False),
     Index("ix_audit_log_blog", "blog_id", "id"),
+)
+
+desk_presence = Table(
+    "desk_presence",
+    metadata,
+    Column("blog_id", Integer, ForeignKey("blogs.id"), primary_key=True),
+    Column("tab", String(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("editing_entry_id", Integer, nullable=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )

@@ -44,6 +44,7 @@ from liveblog.domain.models import (
 from liveblog.storage import migrate
 from liveblog.storage.accounts import AccountQueries
 from liveblog.storage.audit import AuditQueries
+from liveblog.storage.presence import PresenceQueries
 from liveblog.storage.rows import user_from_row, utc, utc_required
 from liveblog.storage.schema import (
     api_tokens,
@@ -126,7 +127,7 @@ class SqlStore:
         self._reader.dispose()
 
 
-class SqlTx(AccountQueries, AuditQueries):
+class SqlTx(AccountQueries, AuditQueries, PresenceQueries):
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
@@ -491,6 +492,7 @@ def _entry_values(entry: Entry) -> dict[str, Any]:
         "public_note": entry.public_note,
         "retracted_at": entry.updated_at if entry.status is EntryStatus.RETRACTED else None,
         "scheduled_at": entry.scheduled_at,
+        "review_note": entry.review_note,
     }
 
 
@@ -516,4 +518,5 @@ def _entry(row: Row[Any]) -> Entry:
         correction=correction,
         public_note=row.public_note,
         scheduled_at=utc(row.scheduled_at),
+        review_note=row.review_note,
     )

@@ -83,6 +83,9 @@ class EntryPatch(Strict):
     key_event: bool | None = None
     status: Text | None = None
     publish_at: datetime | None = Field(None, description="a scheduled entry's new time")
+    review_note: Text | None = Field(
+        None, description='with "status": "draft", sends a submission back to its author'
+    )
     correction: Text | None = Field(None, description="shown to readers as a correction note")
     version: int | None = Field(None, description="the version you edited (or use If-Match)")
 

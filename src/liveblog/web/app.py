@@ -22,7 +22,19 @@ from liveblog.jobs import JobRunner
 from liveblog.service import Liveblog
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
-from liveblog.web import api, audit, deskpage, errors, fastpath, login, ops, reader
+from liveblog.web import (
+    admin,
+    api,
+    audit,
+    deskhome,
+    deskpage,
+    errors,
+    fastpath,
+    login,
+    ops,
+    presence,
+    reader,
+)
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.proxies import TrustedProxies
@@ -113,7 +125,10 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(ops.router)
     app.include_router(reader.router)
     app.include_router(login.router)
+    app.include_router(deskhome.router)
     app.include_router(deskpage.router)
+    app.include_router(presence.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

@@ -75,7 +75,10 @@ class LiveblogHttpProtocol(HttpToolsProtocol):
         hub: InProcessHub = self.app_state[HUB_KEY]
         channel = hub.cached_channel(slug)
         pages: PageCache = self.app_state[PAGES_KEY]
-        page, confirm = pages.servable(slug, channel.seq if channel else None, self.loop.time())
+        # `newest`, not `seq`: an event still waiting for its turn to fan out (a repair from the
+        # log in flight) already makes the page in memory stale.
+        hub_seq = channel.newest if channel else None
+        page, confirm = pages.servable(slug, hub_seq, self.loop.time())
         if page is None:
             return False  # ASGI renders it (and refreshes the copy in memory)
         if confirm:

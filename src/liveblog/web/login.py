@@ -1,4 +1,4 @@
-"""Logging in and out, and the desk's front door (the newsroom desk itself grows behind it).
+"""Logging in and out; the desk's pages send a browser without a session here (`login_first`).
 
 Pages are plain HTML forms: they work without JavaScript, and carry no inline script, so the
 strict Content-Security-Policy holds. Every form that changes something carries a CSRF token.
@@ -154,11 +154,8 @@ async def _logout(request: Request, *, everywhere: bool) -> Response:
     return _to_login(request, "?out=" + ("everywhere" if everywhere else "1"))
 
 
-@router.get("/desk", response_class=HTMLResponse)
-def desk(request: Request) -> Response:
-    found = signed_in(request)
-    if found is None:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return _to_login(request, "?" + urlencode({"next": here}))
-    csrf = accounts(request).csrf_token(found)
-    return HTMLResponse(render("desk.html", user=found.user, csrf=csrf), headers=NOT_STORED)
+def login_first(request: Request, next_path: str | None = None) -> RedirectResponse:
+    """To the login page, which sends the user on to `next_path` (default: this page) after."""
+    if next_path is None:
+        next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _to_login(request, "?" + urlencode({"next": next_path}))

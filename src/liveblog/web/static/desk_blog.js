@@ -105,7 +105,9 @@
   }
 
   function setEditing(entry) {
+    var changed = (editing && editing.id) !== (entry && entry.id);
     editing = entry;
+    if (changed) beat();
     cancelEdit.hidden = !entry;
     editingNote.hidden = !entry;
     correctionRow.hidden = !(entry && entry.status === "published");
@@ -254,6 +256,12 @@
       h.textContent = entry.headline;
       li.appendChild(h);
     }
+    if (entry.review_note) {
+      var note = document.createElement("p");
+      note.className = "review-note";
+      note.textContent = "Sent back: " + entry.review_note;
+      li.appendChild(note);
+    }
     var content = document.createElement("div");
     content.className = "entry-body";
     content.innerHTML = entry.html; // sanitised by the server at write time
@@ -263,6 +271,7 @@
     actions.appendChild(button("Edit", "edit"));
     if (mayPublish) {
       if (entry.status !== "published") actions.appendChild(button("Publish", "publish", "primary"));
+      if (entry.status === "submitted") actions.appendChild(button("Send back…", "send-back"));
       if (withFlags) {
         actions.appendChild(button(entry.pinned ? "Unpin" : "Pin", "pin"));
         actions.appendChild(button(entry.key_event ? "Not key event" : "Key event", "key"));
@@ -271,6 +280,7 @@
     actions.appendChild(button(entry.status === "published" ? "Retract…" : "Discard…", "retract", "danger"));
     li.appendChild(actions);
     li.entry = entry;
+    markEditors(li);
     return li;
   }
 
@@ -310,6 +320,11 @@
       api("PATCH", path, { pinned: !entry.pinned }, ifMatch).then(afterAction(entry.pinned ? "Unpinned." : "Pinned."));
     } else if (action === "key") {
       api("PATCH", path, { key_event: !entry.key_event }, ifMatch).then(afterAction("Saved."));
+    } else if (action === "send-back") {
+      document.getElementById("review-note").value = "";
+      sendBackDialog.dataset.path = path;
+      sendBackDialog.dataset.version = entry.version;
+      sendBackDialog.showModal();
     } else if (action === "retract") {
       publicNote.value = "";
       retractDialog.dataset.path = path;
@@ -330,6 +345,14 @@
       if (!target) return;
       act(target.closest("li"), target.dataset.action);
     });
+  });
+
+  var sendBackDialog = document.getElementById("send-back-dialog");
+  sendBackDialog.addEventListener("close", function () {
+    if (sendBackDialog.returnValue !== "send") return;
+    var change = { status: "draft", review_note: document.getElementById("review-note").value };
+    api("PATCH", sendBackDialog.dataset.path, change,
+      { "If-Match": '"' + sendBackDialog.dataset.version + '"' }).then(afterAction("Sent back to its author."));
   });
 
   retractDialog.addEventListener("close", function () {
@@ -415,7 +438,56 @@
     });
   }
 
+  // --- presence: who else has this desk open, and what they are editing ----------------------
+
+  var presenceEl = document.getElementById("presence");
+  var tab = Array.prototype.map.call(crypto.getRandomValues(new Uint8Array(12)), function (b) {
+    return ("0" + b.toString(16)).slice(-2);
+  }).join("");
+  var editors = {}; // entry id -> names editing it elsewhere
+
+  function beat() {
+    if (!presenceEl) return;
+    api("PUT", base + "/presence", { tab: tab, editing: editing ? editing.id : null }).then(function (r) {
+      if (r.status !== 200) return;
+      var others = r.data.present.filter(function (p) { return !p.you; });
+      editors = {};
+      var names = others.map(function (p) {
+        if (p.editing) (editors[p.editing] = editors[p.editing] || []).push(p.name);
+        return p.editing ? p.name + " (editing entry " + p.editing + ")" : p.name;
+      });
+      presenceEl.textContent = names.length ? "Also here: " + names.join(", ") : "Nobody else is on this desk.";
+      document.querySelectorAll("li.desk-entry").forEach(markEditors);
+      warnIfShared();
+    });
+  }
+
+  function markEditors(li) {
+    var names = editors[li.dataset.id];
+    var badge = li.querySelector(".being-edited");
+    if (!names) { if (badge) badge.remove(); return; }
+    if (!badge) {
+      badge = document.createElement("p");
+      badge.className = "being-edited";
+      li.insertBefore(badge, li.firstChild.nextSibling);
+    }
+    badge.textContent = "Being edited by " + names.join(", ");
+  }
+
+  function warnIfShared() {
+    var names = editing && editors[editing.id];
+    if (names) say(names.join(", ") + " is editing this entry too; whoever saves second will be asked to choose.");
+  }
+
+  setInterval(beat, 5000);
+  window.addEventListener("pagehide", function () {
+    fetch(base + "/presence?tab=" + tab, {
+      method: "DELETE", keepalive: true, credentials: "same-origin", headers: { "X-CSRF-Token": csrf },
+    });
+  });
+
   restore();
+  beat();
   schedulePreview();
   loadWorklist();
   start();

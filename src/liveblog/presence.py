@@ -1,0 +1,54 @@
+"""Desk presence: who has a blog's desk open and which entry each is editing, across nodes.
+
+Each open desk page sends a heartbeat every few seconds; the answer is everyone seen within
+`PRESENT_FOR`. Stored in the database, so editors on different nodes see each other.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from liveblog.domain.errors import InvalidInput, NotFound
+from liveblog.domain.models import Blog, Presence, User
+from liveblog.domain.rules import Action, require
+from liveblog.service import Liveblog
+from liveblog.storage.base import Tx
+
+PRESENT_FOR = timedelta(seconds=30)
+"""A desk not heard from for this long has gone (closed, asleep, offline)."""
+_TAB = re.compile(r"[A-Za-z0-9_-]{8,32}")
+
+
+def heartbeat(
+    svc: Liveblog, user: User, slug: str, tab: str, editing: int | None
+) -> list[Presence]:
+    """Note this desk page as open (editing `editing`); return everyone on the blog's desk."""
+    require(user, Action.WRITE_DRAFT)
+    _check_tab(tab)
+    now = svc.clock()
+    with svc.store.write() as tx:
+        blog = _blog(tx, slug)
+        if editing is not None and tx.entry(blog.id, editing) is None:
+            raise InvalidInput("editing", f"no entry {editing} in this blog")
+        tx.touch_presence(blog.id, tab, user.id, editing, now)
+        return tx.present(blog.id, now - PRESENT_FOR)
+
+
+def leave(svc: Liveblog, user: User, slug: str, tab: str) -> None:
+    require(user, Action.WRITE_DRAFT)
+    _check_tab(tab)
+    with svc.store.write() as tx:
+        tx.leave_presence(_blog(tx, slug).id, tab, user.id)
+
+
+def _check_tab(tab: str) -> None:
+    if not _TAB.fullmatch(tab):
+        raise InvalidInput("tab", "must be 8 to 32 letters, digits, '-' or '_'")
+
+
+def _blog(tx: Tx, slug: str) -> Blog:
+    blog = tx.blog_by_slug(slug)
+    if blog is None:
+        raise NotFound(f"no live blog {slug!r}")
+    return blog
