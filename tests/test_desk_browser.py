@@ -217,3 +217,28 @@ def test_the_desk_shows_who_else_is_here_and_what_they_are_editing(
     expect(ada.locator(f"#desk-entry-{first['id']} .being-edited")).to_have_text(
         "Being edited by eddie"
     )
+
+
+def test_incoming_updates_never_move_the_caret_or_steal_focus(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    live: LiveServer,
+    tokens: Tokens,
+    blog_ready: Any,
+) -> None:
+    """While an editor is typing, entries published by colleagues arrive in the stream beside
+    the composer; the focus and the caret stay where the editor left them, on a phone too."""
+    page = desk(new_page(browser, contexts, width=390), live, "eddie", "editor-password")
+    page.click("#body")
+    page.keyboard.type("Ambulances are queuing at")
+    page.evaluate("document.getElementById('body').setSelectionRange(11, 11)")
+    newsroom = Newsroom(live, tokens.editor)
+    for n in range(3):
+        newsroom.publish(f"Colleague's update {n}")
+    expect(page.locator("#desk-entries li")).to_have_count(3)
+    state = page.evaluate(
+        "[document.activeElement.id, document.getElementById('body').selectionStart]"
+    )
+    assert state == ["body", 11]
+    page.keyboard.type("X")
+    expect(page.locator("#body")).to_have_value("Ambulances Xare queuing at")

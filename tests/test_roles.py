@@ -1,4 +1,5 @@
-"""Who may do what through the API: tokens, roles, and the answer each role gets."""
+"""Who may do what through the API: tokens or the desk's session, roles, and the answer each
+role gets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from liveblog.domain.models import Role
 
 from conftest import LiveServer, Tokens, auth
+from test_login import csrf_in, log_in
 
 SLUG = "election-night"
 ENTRIES = f"/api/blogs/{SLUG}/entries"
@@ -80,13 +82,18 @@ CONTRIBUTOR_MAY = {"draft", "submit"}
 def expected(role: str, action: str) -> int:
     if role in ("anonymous", "bad token"):
         return 401
+    if role == "editor, desk, no CSRF":
+        return SUCCESS[action] if action == "read revisions" else 403
+    role = role.removesuffix(" via desk")
     if role == "contributor" and action not in CONTRIBUTOR_MAY:
         # Revisions of someone else's entry are simply not there for a contributor.
         return 404 if action == "read revisions" else 403
     return SUCCESS[action]
 
 
-ROLES = ["admin", "editor", "contributor", "anonymous", "bad token"]
+# The desk signs in with a session cookie and sends the page's CSRF token: the same rules hold.
+DESK_ROLES = ["admin via desk", "editor via desk", "contributor via desk", "editor, desk, no CSRF"]
+ROLES = ["admin", "editor", "contributor", "anonymous", "bad token", *DESK_ROLES]
 MATRIX = [(role, action) for role in ROLES for action in ACTIONS]
 
 
@@ -98,17 +105,32 @@ def _headers(role: str, tokens: Tokens) -> dict[str, str]:
     return auth(getattr(tokens, role))
 
 
+PASSWORD = "matrix-password"
+DESKS: dict[str, tuple[httpx.Client, dict[str, str]]] = {}
+"""Signed-in desk clients by role, with the headers their requests carry."""
+
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Tokens]]:
     """One server for the whole matrix (each case works in a blog of its own): fast and isolated."""
     data = tmp_path_factory.mktemp("roles")
     server = LiveServer(f"sqlite:///{data / 'liveblog.sqlite3'}", data).start()
     svc = server.svc
-    for name, role in (("ada", Role.ADMIN), ("eddie", Role.EDITOR), ("cora", Role.CONTRIBUTOR)):
-        svc.create_user(name, role, None)
-    tokens = Tokens(*(svc.create_token(name) for name in ("ada", "eddie", "cora")))
+    names = {"admin": "ada", "editor": "eddie", "contributor": "cora"}
+    for role, name in names.items():
+        svc.create_user(name, Role(role), PASSWORD)
+    tokens = Tokens(*(svc.create_token(name) for name in names.values()))
+    for role, name in names.items():
+        desk = httpx.Client(base_url=server.url, timeout=10)
+        assert log_in(desk, name, PASSWORD).status_code == 303
+        csrf = csrf_in(desk.get("/desk").text)
+        DESKS[f"{role} via desk"] = (desk, {"X-CSRF-Token": csrf})
+    DESKS["editor, desk, no CSRF"] = (DESKS["editor via desk"][0], {})
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client, tokens
+    for desk, _ in DESKS.values():
+        desk.close()
+    DESKS.clear()
     server.stop()
 
 
@@ -121,7 +143,11 @@ def test_role_matrix(shared: tuple[httpx.Client, Tokens], role: str, action: str
     assert made.status_code == 201, made.text
     method, url, payload = ACTIONS[action](http, tokens, slug)
     seq_before = http.get(f"/api/blogs/{slug}").json()["seq"]
-    r = http.request(method, url, json=payload, headers=_headers(role, tokens))
+    if role in DESKS:
+        client, headers = DESKS[role]
+        r = client.request(method, url, json=payload, headers=headers)
+    else:
+        r = http.request(method, url, json=payload, headers=_headers(role, tokens))
     want = expected(role, action)
     assert r.status_code == want, r.text
     if want >= 400:
@@ -130,6 +156,8 @@ def test_role_matrix(shared: tuple[httpx.Client, Tokens], role: str, action: str
         assert http.get(f"/api/blogs/{slug}-new").status_code == 404
     if want == 401:
         assert r.headers["www-authenticate"].startswith("Bearer")
+    if role == "editor, desk, no CSRF" and want == 403:
+        assert "CSRF" in r.json()["error"]
 
 
 def test_malformed_or_unknown_credentials_are_401(shared: tuple[httpx.Client, Tokens]) -> None:
