@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from browser import CSP_WATCH, SLUG, Newsroom, Watched, entry, open_blog
-from conftest import LiveServer, Tokens
+from conftest import LiveServer, Tokens, auth
 
 expect.set_options(timeout=5000)
 DESK = f"/desk/blogs/{SLUG}"
@@ -242,3 +243,39 @@ def test_incoming_updates_never_move_the_caret_or_steal_focus(
     assert state == ["body", 11]
     page.keyboard.type("X")
     expect(page.locator("#body")).to_have_value("Ambulances Xare queuing at")
+
+
+def test_history_send_back_and_activity_on_the_desk(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    live: LiveServer,
+    tokens: Tokens,
+    blog_ready: Any,
+) -> None:
+    """An editor sees every version of an edited entry, sends a submission back with a
+    comment the contributor then sees, and the team's recent actions are listed."""
+    newsroom = Newsroom(live, tokens.editor)
+    first = newsroom.publish("Two injured")
+    newsroom.edit(first, body="Three injured", correction="An earlier version said two.")
+    submission = httpx.post(
+        f"{live.url}/api/blogs/{SLUG}/entries",
+        json={"body": "Road blocked at the bridge", "status": "submitted"},
+        headers=auth(tokens.contributor),
+    )
+    assert submission.status_code == 201
+    page = desk(new_page(browser, contexts), live, "eddie", "editor-password")
+    page.locator(f"#desk-entry-{first['id']}").get_by_role("button", name="History").click()
+    expect(page.locator("#history li")).to_have_count(2)
+    expect(page.locator("#history li").first).to_contain_text("An earlier version said two.")
+    page.click("#history-dialog button[value=close]")
+    item = page.locator("#worklist li", has_text="Road blocked")
+    item.get_by_role("button", name="Send back…").click()
+    page.fill("#review-note", "Which bridge? Add a source.")
+    page.click("#confirm-send-back")
+    expect(page.locator("#composer-status")).to_have_text("Sent back to its author.")
+    expect(page.locator("#activity")).to_contain_text("eddie: entry draft")
+    cora = desk(new_page(browser, contexts), live, "cora", "contrib-password")
+    expect(cora.locator("#worklist li", has_text="Road blocked")).to_contain_text(
+        "Sent back: Which bridge? Add a source."
+    )
+    assert cora.locator("#activity").count() == 0  # the audit log is for editors

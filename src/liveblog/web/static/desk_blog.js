@@ -166,6 +166,7 @@
         say(editing && editing.status === "published" ? "Saved." : (done[r.data.status] || "Saved."));
         clearComposer();
         loadWorklist();
+        loadActivity();
       } else if ((r.status === 409 || r.status === 412) && r.data.current) {
         showConflict(r.data.current, change);
       } else {
@@ -269,6 +270,7 @@
     var actions = document.createElement("div");
     actions.className = "entry-actions";
     actions.appendChild(button("Edit", "edit"));
+    actions.appendChild(button("History", "history"));
     if (mayPublish) {
       if (entry.status !== "published") actions.appendChild(button("Publish", "publish", "primary"));
       if (entry.status === "submitted") actions.appendChild(button("Send back…", "send-back"));
@@ -320,6 +322,8 @@
       api("PATCH", path, { pinned: !entry.pinned }, ifMatch).then(afterAction(entry.pinned ? "Unpinned." : "Pinned."));
     } else if (action === "key") {
       api("PATCH", path, { key_event: !entry.key_event }, ifMatch).then(afterAction("Saved."));
+    } else if (action === "history") {
+      showHistory(path);
     } else if (action === "send-back") {
       document.getElementById("review-note").value = "";
       sendBackDialog.dataset.path = path;
@@ -334,7 +338,7 @@
 
   function afterAction(message) {
     return function (r) {
-      if (r.status >= 200 && r.status < 300) { say(message); loadWorklist(); }
+      if (r.status >= 200 && r.status < 300) { say(message); loadWorklist(); loadActivity(); }
       else say("Refused: " + problem(r), true);
     };
   }
@@ -346,6 +350,46 @@
       act(target.closest("li"), target.dataset.action);
     });
   });
+
+  // --- history of an entry, and what the team did -------------------------------------------
+
+  var historyDialog = document.getElementById("history-dialog");
+  function showHistory(path) {
+    api("GET", path + "/revisions").then(function (r) {
+      var list = document.getElementById("history");
+      list.textContent = "";
+      if (r.status !== 200) { say("Refused: " + problem(r), true); return; }
+      r.data.revisions.slice().reverse().forEach(function (rev) {
+        var li = document.createElement("li");
+        var meta = document.createElement("p");
+        meta.className = "meta";
+        meta.textContent = "Version " + rev.version + " · " + rev.editor + " · " +
+          new Date(rev.created_at).toLocaleString() + (rev.correction ? " · correction: " + rev.correction : "");
+        var content = document.createElement("div");
+        content.className = "entry-body";
+        content.innerHTML = rev.html; // sanitised by the server at write time
+        li.appendChild(meta);
+        li.appendChild(content);
+        list.appendChild(li);
+      });
+      historyDialog.showModal();
+    });
+  }
+
+  var activityEl = document.getElementById("activity");
+  function loadActivity() {
+    if (!activityEl) return;
+    api("GET", "/api/audit?limit=15&blog=" + encodeURIComponent(slug)).then(function (r) {
+      if (r.status !== 200) return;
+      activityEl.textContent = "";
+      r.data.records.forEach(function (rec) {
+        var li = document.createElement("li");
+        li.textContent = new Date(rec.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) +
+          " " + rec.actor + ": " + rec.action.replace(".", " ") + (rec.entry_id ? " #" + rec.entry_id : "");
+        activityEl.appendChild(li);
+      });
+    });
+  }
 
   var sendBackDialog = document.getElementById("send-back-dialog");
   sendBackDialog.addEventListener("close", function () {
@@ -403,7 +447,11 @@
 
   // --- the live stream of what readers see ---------------------------------------------------
 
+  var activityTimer = null;
   function applyEvent(type, data) {
+    // One activity refresh per burst of events, not one per event.
+    clearTimeout(activityTimer);
+    activityTimer = setTimeout(loadActivity, 500);
     if (type === "entry-published" || type === "entry-updated") upsert(data.entry);
     else if (type === "entry-retracted") {
       var gone = document.getElementById("desk-entry-" + data.entry.id);
@@ -490,7 +538,10 @@
   beat();
   schedulePreview();
   loadWorklist();
+  loadActivity();
   start();
   // Drafts have no public events; look again when the editor comes back to the tab.
-  document.addEventListener("visibilitychange", function () { if (!document.hidden) loadWorklist(); });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { loadWorklist(); loadActivity(); }
+  });
 })();
