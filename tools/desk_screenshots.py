@@ -59,6 +59,8 @@ def main() -> int:
         token = run(data, "demo", "--port", str(port)).strip().splitlines()[-1]
         run(data, "user", "create", "rita", "--role", "contributor", "--password-stdin",
             stdin="rita-password\n")  # fmt: skip
+        run(data, "user", "create", "ada", "--role", "admin", "--password-stdin",
+            stdin="ada-password\n")  # fmt: skip
         env = {**os.environ, "LIVEBLOG_DATA_DIR": str(data), "LIVEBLOG_DATABASE_URL": ""}
         server = subprocess.Popen(
             [*LIVEBLOG, "serve", "--port", str(port), "--log-level", "warning"], env=env
@@ -99,6 +101,7 @@ def shoot(base: str, api: httpx.Client) -> None:
         rita.screenshot(path=OUT / "desk-phone.png", full_page=False)
 
         log_in(page, base, "demo-editor", "demo-password")
+        page.wait_for_timeout(5500)  # a presence heartbeat: rita's phone is on this desk too
         page.fill("#headline", "Harbour wall breached")
         page.fill("#body", "Water is coming over the harbour wall at **Pier 3**.\n\n- Stay away")
         page.wait_for_timeout(600)
@@ -122,6 +125,17 @@ def shoot(base: str, api: httpx.Client) -> None:
         page.locator("#desk-entries li").nth(1).get_by_role("button", name="Retract…").click()
         page.fill("#public-note", "Removed: this report could not be confirmed.")
         page.screenshot(path=OUT / "desk-retract.png")
+        page.click("#cancel-retract")
+
+        page.goto(f"{base}/desk")
+        page.screenshot(path=OUT / "desk-home.png", full_page=True)
+        admin = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+        admin.goto(f"{base}/login?next=/desk/admin")
+        admin.fill("#username", "ada")
+        admin.fill("#password", "ada-password")
+        admin.click("button[type=submit]")
+        admin.wait_for_url(f"{base}/desk/admin")
+        admin.screenshot(path=OUT / "desk-admin.png", full_page=True)
         browser.close()
 
 
