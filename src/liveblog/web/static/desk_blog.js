@@ -527,7 +527,8 @@
     if (names) say(names.join(", ") + " is editing this entry too; whoever saves second will be asked to choose.");
   }
 
-  setInterval(beat, 5000);
+  // Colleagues' drafts and submissions make no public events: look for them with each beat.
+  setInterval(function () { beat(); loadWorklist(); }, 5000);
   window.addEventListener("pagehide", function () {
     fetch(base + "/presence?tab=" + tab, {
       method: "DELETE", keepalive: true, credentials: "same-origin", headers: { "X-CSRF-Token": csrf },
