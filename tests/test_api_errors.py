@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from conftest import Tokens, auth
+from conftest import LiveServer, Tokens, auth
 
 SLUG = "election-night"
 ENTRIES = f"/api/blogs/{SLUG}/entries"
@@ -386,3 +387,23 @@ def test_fuzzed_reads_never_cause_a_server_error(
         assert r.status_code < 500, (query, headers, r.text[:200])
         if r.status_code >= 400:
             assert r.json()["error"]
+
+
+def test_nul_characters_anywhere_are_refused_not_a_500_on_postgresql(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL cannot hold or compare text with NUL: a NUL in a URL, a query or the login
+    form gets a clear 4xx, never a server error."""
+    server = LiveServer(pg_url, tmp_path).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            answers = [
+                http.get("/api/blogs/%00"),
+                http.get("/blogs/%00"),
+                http.get("/api/audit", params={"blog": "\x00"}),
+                http.post("/login", data={"username": "ed\x00die", "password": "x", "csrf": "x"}),
+            ]
+    finally:
+        server.stop()
+    for response in answers:
+        assert 400 <= response.status_code < 500, (response.request.url, response.text[:200])

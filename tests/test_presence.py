@@ -81,3 +81,11 @@ def test_editors_on_different_nodes_see_each_other(cluster: Cluster, pg_url: str
     with b.client() as http:
         response = beat(http, token, "tab-on-node-b")
     assert others(response) == [("eddie", entry["id"])]
+
+
+def test_an_entry_id_past_64_bits_is_refused_not_a_500(
+    http: httpx.Client, tokens: Tokens, blog: dict[str, Any]
+) -> None:
+    """A number no entry can have is a 422 naming the field, not a database overflow."""
+    r = beat(http, tokens.contributor, "tab-cora-01", 2**63)
+    assert r.status_code == 422 and r.json()["field"] == "editing"

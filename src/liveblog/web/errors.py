@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -93,8 +94,20 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, "internal error; it has been logged")
 
 
+async def on_unstorable(request: Request, exc: Exception) -> Response:
+    # A value the database refuses to hold (a NUL character in a URL, a form or a query on
+    # PostgreSQL; a number past 64 bits) reached a query: the request is at fault, not us.
+    return error_response(
+        request,
+        422,
+        "the request contains a value that cannot be stored or looked up "
+        "(for example a NUL character or an out-of-range number)",
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LiveblogError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(DataError, on_unstorable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api")
 class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tab: str = Field(description="a random id the desk page chose for itself")
-    editing: int | None = Field(None, description="the entry open in its composer, if any")
+    editing: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="the entry open in its composer, if any"
+    )
 
 
 @router.put("/blogs/{slug}/presence", summary="I have this blog's desk open (desk heartbeat)")

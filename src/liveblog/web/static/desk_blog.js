@@ -9,7 +9,8 @@
   var mayPublish = main.dataset.mayPublish === "yes";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var base = "/api/blogs/" + slug;
-  var draftKey = "liveblog.desk.draft." + slug;
+  // Per user: on a shared newsroom computer the next person must not get someone's unsent text.
+  var draftKey = "liveblog.desk.draft." + main.dataset.user + "." + slug;
 
   var form = document.getElementById("composer");
   var headline = document.getElementById("headline");
