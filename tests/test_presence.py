@@ -89,3 +89,18 @@ def test_an_entry_id_past_64_bits_is_refused_not_a_500(
     """A number no entry can have is a 422 naming the field, not a database overflow."""
     r = beat(http, tokens.contributor, "tab-cora-01", 2**63)
     assert r.status_code == 422 and r.json()["field"] == "editing"
+
+
+def test_a_contributor_cannot_probe_drafts_through_presence(
+    http: httpx.Client, tokens: Tokens, blog: dict[str, Any]
+) -> None:
+    """Naming an editor's draft as 'editing' is refused like a missing entry, for a
+    contributor, so presence reveals no draft that the contributor may not see."""
+    draft = http.post(
+        f"/api/blogs/{SLUG}/entries",
+        json={"body": "embargoed", "status": "draft"},
+        headers=auth(tokens.editor),
+    ).json()
+    r = beat(http, tokens.contributor, "tab-cora-01", draft["id"])
+    assert r.status_code == 422 and r.json()["field"] == "editing"
+    assert beat(http, tokens.editor, "tab-eddie-1", draft["id"]).status_code == 200

@@ -10,8 +10,9 @@ import re
 from datetime import timedelta
 
 from liveblog.domain.errors import InvalidInput, NotFound
-from liveblog.domain.models import Blog, Presence, User
+from liveblog.domain.models import Blog, EntryStatus, Presence, User
 from liveblog.domain.rules import Action, require
+from liveblog.editing import may_see_unpublished
 from liveblog.service import Liveblog
 from liveblog.storage.base import Tx
 
@@ -29,8 +30,13 @@ def heartbeat(
     now = svc.clock()
     with svc.store.write() as tx:
         blog = _blog(tx, slug)
-        if editing is not None and tx.entry(blog.id, editing) is None:
-            raise InvalidInput("editing", f"no entry {editing} in this blog")
+        if editing is not None:
+            entry = tx.entry(blog.id, editing)
+            # Someone else's draft is no more there for a contributor than a missing entry.
+            if entry is None or not (
+                entry.status is EntryStatus.PUBLISHED or may_see_unpublished(entry, user)
+            ):
+                raise InvalidInput("editing", f"no entry {editing} in this blog")
         tx.touch_presence(blog.id, tab, user.id, editing, now)
         return tx.present(blog.id, now - PRESENT_FOR)
 

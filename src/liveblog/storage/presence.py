@@ -27,7 +27,10 @@ class PresenceQueries:
         statement = insert(desk_presence).values(blog_id=blog_id, tab=tab, **values)
         self.conn.execute(
             statement.on_conflict_do_update(
-                index_elements=[desk_presence.c.blog_id, desk_presence.c.tab], set_=values
+                index_elements=[desk_presence.c.blog_id, desk_presence.c.tab],
+                set_=values,
+                # A tab id is only ever refreshed by the user who opened it.
+                where=desk_presence.c.user_id == user_id,
             )
         )
 
