@@ -147,6 +147,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  reader page:  {base}/blogs/demo-storm")
     print(f"  front page:   {base}/")
     print(f"  API docs:     {base}/api/docs")
+    print(f"  the desk:     {base}/desk/blogs/demo-storm")
     print("  demo editor:  demo-editor (password: demo-password)")
     print("  a fresh API token for demo-editor:")
     print(f"  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\")
