@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from liveblog.domain.errors import InvalidInput, NotFound
-from liveblog.domain.models import Blog, EntryStatus, Presence, User
+from liveblog.domain.errors import InvalidInput
+from liveblog.domain.models import EntryStatus, Presence, User
 from liveblog.domain.rules import Action, require
 from liveblog.editing import may_see_unpublished
-from liveblog.service import Liveblog
-from liveblog.storage.base import Tx
+from liveblog.service import Liveblog, blog_or_404
 
 PRESENT_FOR = timedelta(seconds=30)
 """A desk not heard from for this long has gone (closed, asleep, offline)."""
@@ -29,7 +28,7 @@ def heartbeat(
     _check_tab(tab)
     now = svc.clock()
     with svc.store.write() as tx:
-        blog = _blog(tx, slug)
+        blog = blog_or_404(tx, slug)
         if editing is not None:
             entry = tx.entry(blog.id, editing)
             # Someone else's draft is no more there for a contributor than a missing entry.
@@ -45,16 +44,9 @@ def leave(svc: Liveblog, user: User, slug: str, tab: str) -> None:
     require(user, Action.WRITE_DRAFT)
     _check_tab(tab)
     with svc.store.write() as tx:
-        tx.leave_presence(_blog(tx, slug).id, tab, user.id)
+        tx.leave_presence(blog_or_404(tx, slug).id, tab, user.id)
 
 
 def _check_tab(tab: str) -> None:
     if not _TAB.fullmatch(tab):
         raise InvalidInput("tab", "must be 8 to 32 letters, digits, '-' or '_'")
-
-
-def _blog(tx: Tx, slug: str) -> Blog:
-    blog = tx.blog_by_slug(slug)
-    if blog is None:
-        raise NotFound(f"no live blog {slug!r}")
-    return blog

@@ -175,7 +175,7 @@ class Liveblog:
 
     def blog(self, slug: str) -> Blog:
         with self.store.read() as tx:
-            return _blog_or_404(tx, slug)
+            return blog_or_404(tx, slug)
 
     def blogs(self, limit: int = 50) -> list[Blog]:
         with self.store.read() as tx:
@@ -193,7 +193,7 @@ class Liveblog:
             except ValueError:
                 raise InvalidInput("status", "must be 'live' or 'ended'") from None
         with self.store.write() as tx:
-            blog = _blog_or_404(tx, slug, for_update=True)
+            blog = blog_or_404(tx, slug, for_update=True)
             before = blog_json(blog)
             now = self.clock()
             if changes.get("title") is not None:
@@ -223,7 +223,7 @@ class Liveblog:
     def entry(self, slug: str, entry_id: int, viewer: User | None = None) -> Entry:
         """A public entry; a signed-in user may also see drafts and submissions."""
         with self.store.read() as tx:
-            blog = _blog_or_404(tx, slug)
+            blog = blog_or_404(tx, slug)
             entry = tx.entry(blog.id, entry_id)
         return editing.visible(entry, viewer)
 
@@ -232,7 +232,7 @@ class Liveblog:
     ) -> tuple[Blog, EntryPage]:
         limit = max(1, min(limit, MAX_PAGE))
         with self.store.read() as tx:
-            blog = _blog_or_404(tx, slug)
+            blog = blog_or_404(tx, slug)
             rows = tx.published_entries(blog.id, limit + 1, before)
         page = EntryPage(entries=rows[:limit])
         if len(rows) > limit:
@@ -246,7 +246,7 @@ class Liveblog:
     ) -> Snapshot:
         """What a reader page shows, all read at one seq."""
         with self.store.read() as tx:
-            blog = _blog_or_404(tx, slug)
+            blog = blog_or_404(tx, slug)
             pinned = tx.pinned_entries(blog.id) if before is None else []
             rows = tx.published_entries(blog.id, limit + 1, before, tombstones=True)
         pinned_ids = {e.id for e in pinned}
@@ -263,12 +263,12 @@ class Liveblog:
             raise InvalidInput("after", "must be 0 or more")
         limit = max(1, min(limit, MAX_EVENTS))
         with self.store.read() as tx:
-            blog = _blog_or_404(tx, slug)
+            blog = blog_or_404(tx, slug)
             return blog, tx.events_after(blog.id, after, limit)
 
     def revisions(self, user: User, slug: str, entry_id: int) -> list[Revision]:
         with self.store.read() as tx:
-            blog = _blog_or_404(tx, slug)
+            blog = blog_or_404(tx, slug)
             entry = tx.entry(blog.id, entry_id)
             # Staff history: editors see every entry's, a contributor only their own entries'.
             mine = entry is not None and entry.author_id == user.id
@@ -311,7 +311,7 @@ class Liveblog:
         now = self.clock()
         published = state is EntryStatus.PUBLISHED
         with self.store.write() as tx:
-            blog = _blog_or_404(tx, slug, for_update=True)
+            blog = blog_or_404(tx, slug, for_update=True)
             if (scheduled_at is not None or published) and blog.status is BlogStatus.ENDED:
                 raise InvalidState("this live blog has ended; reopen it to publish")
             entry = tx.insert_entry(
@@ -450,7 +450,7 @@ class Liveblog:
     ) -> AuditPage:
         """`audit` without a user, for the command line (which has the database's own rights)."""
         with self.store.read() as tx:
-            blog_id = None if slug is None else _blog_or_404(tx, slug).id
+            blog_id = None if slug is None else blog_or_404(tx, slug).id
             return audit.page(tx, blog_id, limit, before_id)
 
     # --- building blocks of a write (also used by jobs.py) -----------------------------------
@@ -486,7 +486,7 @@ class Liveblog:
         return events
 
 
-def _blog_or_404(tx: Tx, slug: str, *, for_update: bool = False) -> Blog:
+def blog_or_404(tx: Tx, slug: str, *, for_update: bool = False) -> Blog:
     blog = tx.blog_by_slug(slug, for_update=for_update)
     if blog is None:
         raise NotFound(f"no live blog {slug!r}")
@@ -495,7 +495,7 @@ def _blog_or_404(tx: Tx, slug: str, *, for_update: bool = False) -> Blog:
 
 def _existing_entry(tx: Tx, slug: str, entry_id: int) -> tuple[Blog, Entry]:
     """The blog (locked for update) and its not-retracted entry, or NotFound."""
-    blog = _blog_or_404(tx, slug, for_update=True)
+    blog = blog_or_404(tx, slug, for_update=True)
     entry = tx.entry(blog.id, entry_id)
     if entry is None or entry.status is EntryStatus.RETRACTED:
         raise NotFound(f"no entry {entry_id} in this blog")

@@ -6,18 +6,15 @@ their own, as with every unpublished entry (editing.may_see_unpublished).
 
 from __future__ import annotations
 
-from liveblog.domain.errors import NotFound
 from liveblog.domain.models import Entry, User
 from liveblog.domain.rules import Action, may
-from liveblog.service import Liveblog
+from liveblog.service import Liveblog, blog_or_404
 
 MAX_WORKLIST = 200
 
 
 def worklist(svc: Liveblog, user: User, slug: str) -> list[Entry]:
     with svc.store.read() as tx:
-        blog = tx.blog_by_slug(slug)
-        if blog is None:
-            raise NotFound(f"no live blog {slug!r}")
+        blog = blog_or_404(tx, slug)
         author = None if may(user, Action.EDIT_PUBLISHED) else user.id
         return tx.unpublished_entries(blog.id, MAX_WORKLIST, author)

@@ -6,27 +6,23 @@ the session cookie and the page's CSRF token, exactly as any API client would.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from liveblog.domain.rules import Action, may
 from liveblog.web.auth import service
+from liveblog.web.login import login_first
 from liveblog.web.sessions import accounts, signed_in
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-# The page carries the session's CSRF token: never store it in a shared cache.
-PRIVATE = {"Cache-Control": "private, no-store"}
 
 
 @router.get("/desk/blogs/{slug}", response_class=HTMLResponse)
 def desk_blog(slug: str, request: Request) -> Response:
     found = signed_in(request)
     if found is None:
-        return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+        return login_first(request, request.url.path)
     blog = service(request).blog(slug)
     html = render(
         "desk_blog.html",
@@ -35,4 +31,5 @@ def desk_blog(slug: str, request: Request) -> Response:
         csrf=accounts(request).csrf_token(found),
         may_publish=may(found.user, Action.PUBLISH),
     )
-    return HTMLResponse(html, headers=PRIVATE)
+    # A signed-in page: web/security.py keeps it (and its CSRF token) out of shared caches.
+    return HTMLResponse(html)
