@@ -1,25 +1,21 @@
-"""Security headers on every response: a strict CSP holds because no page has inline script.
+"""Security headers on every ASGI response: a strict CSP holds because no page has inline script.
 
 A response made for a signed-in browser (the request's state has PRIVATE set, see
 web/sessions.py) may show what the public must not see, a draft say: it is also marked
 `Cache-Control: private, no-store`, so no shared cache or CDN keeps it. Bearer-token requests
 need no such mark: shared caches never store answers to them (RFC 9111, section 3.5).
+
+Which headers those are is decided in web/headers.py, for the paths outside ASGI as well.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'self'"
-)
-SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-]
+from liveblog.web.headers import CSP, SECURITY_HEADERS, response_headers
+
+__all__ = ["CSP", "PRIVATE", "SECURITY_HEADERS", "SecurityHeaders"]
+
 PRIVATE = "liveblog.private"
 """The key in the request's state that marks a response private."""
 
@@ -35,11 +31,8 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if scope.get("state", {}).get(PRIVATE):
-                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-                    headers.append((b"cache-control", b"private, no-store"))
-                message["headers"] = headers + SECURITY_HEADERS
+                private = bool(scope.get("state", {}).get(PRIVATE))
+                message["headers"] = response_headers(message.get("headers", ()), private=private)
             await send(message)
 
         await self.app(scope, receive, with_headers)
