@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from liveblog import credentials
-from liveblog.accounts import WINDOW, Accounts, SessionPolicy
+from liveblog.broadcast.base import NullHub
 from liveblog.domain.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from liveblog.domain.models import Role
-from liveblog.jobs import run_retention
 from liveblog.service import Liveblog
 from liveblog.storage.sql import SqlStore
+from liveblog.usecases.scheduler import run_retention
+from liveblog.usecases.sessions import WINDOW, SessionPolicy, SignedIn
+from liveblog.web.signing import Signer
 
 from conftest import Team
 
@@ -37,10 +39,37 @@ def clock() -> Clock:
     return Clock()
 
 
+class Accounts:
+    """The service's sessions and users with the web's signer: what a browser's requests use,
+    minus HTTP."""
+
+    def __init__(self, svc: Liveblog, signer: Signer) -> None:
+        self.svc, self.signer, self.store = svc, signer, svc.store
+        self.set_password, self.set_disabled, self.users = (
+            svc.set_password,
+            svc.set_disabled,
+            svc.users,
+        )
+        self.logout = svc.logout
+        self.csrf_ok, self.csrf_token = signer.csrf_ok, signer.csrf_token
+        self.login_csrf_ok, self.login_csrf_token = signer.login_csrf_ok, signer.login_csrf_token
+
+    def login(self, name: str, password: str, *, address: str) -> tuple[SignedIn, str]:
+        signed_in = self.svc.login(name, password, address=address)
+        return signed_in, self.signer.session_cookie(signed_in)
+
+    def session(self, cookie: str) -> SignedIn:
+        session_id = self.signer.session_id(cookie)
+        if session_id is None:
+            raise NotAuthenticated("forged cookie")
+        return self.svc.session(session_id)
+
+
 @pytest.fixture
 def accounts(store: SqlStore, team: Team, clock: Clock) -> Accounts:
     policy = SessionPolicy(idle=timedelta(hours=12), lifetime=timedelta(days=14))
-    return Accounts(store, policy, clock=clock)
+    svc = Liveblog(store, NullHub(), clock, policy)
+    return Accounts(svc, Signer(svc))
 
 
 def cookie_for(accounts: Accounts, name: str = "eddie", password: str = "editor-password") -> str:
@@ -201,7 +230,7 @@ def test_nodes_making_the_signing_key_at_once_share_one(any_store: SqlStore) -> 
 
     def start_node() -> None:
         barrier.wait()
-        keys.append(Accounts(any_store).key())
+        keys.append(Signer(Liveblog(any_store, NullHub())).key())
 
     threads = [threading.Thread(target=start_node) for _ in range(4)]
     for thread in threads:
@@ -209,14 +238,14 @@ def test_nodes_making_the_signing_key_at_once_share_one(any_store: SqlStore) -> 
     for thread in threads:
         thread.join()
     assert len(keys) == 4 and len(set(keys)) == 1
-    assert len(keys[0]) >= 32 and Accounts(any_store).key() == keys[0]
+    assert len(keys[0]) >= 32 and Signer(Liveblog(any_store, NullHub())).key() == keys[0]
 
 
 def test_a_configured_key_is_used_and_nothing_is_stored(store: SqlStore) -> None:
     """With LIVEBLOG_SECRET_KEY set, that key signs and the database keeps no key at all."""
     key = b"k" * 40
-    accounts = Accounts(store, secret_key=key)
-    assert accounts.key() == key
+    signer = Signer(Liveblog(store, NullHub()), key)
+    assert signer.key() == key
     assert credentials.unsign(key, "session", credentials.sign(key, "session", "v")) == "v"
     with store.read() as tx:
         assert tx.conn.exec_driver_sql("SELECT count(*) FROM secrets").scalar_one() == 0

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from liveblog.accounts import Accounts
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.errors import NotAuthenticated, NotFound
 from liveblog.domain.models import Role
@@ -353,7 +352,7 @@ def test_every_change_on_the_page_leaves_an_audit_row(
     token = shown_token(submit(admin, "/desk/admin/users/nina/tokens"))
     (token_id,) = token_ids(admin, "nina")
     submit(admin, f"/desk/admin/users/nina/tokens/{token_id}/revoke")
-    live.app.state.accounts.set_disabled("nina", True)
+    live.svc.set_disabled("nina", True)
 
     answer = admin.get("/api/audit", headers=auth(tokens.editor))
     assert answer.status_code == 200
@@ -378,7 +377,7 @@ def test_every_change_on_the_page_leaves_an_audit_row(
 def test_the_team_and_token_queries_on_both_backends(any_store: SqlStore) -> None:
     """The team lists users by name with their creation time and active tokens oldest first;
     a token is revoked by its number only for its own user, once, with its audit row."""
-    svc, accounts = Liveblog(any_store, NullHub()), Accounts(any_store)
+    svc = accounts = Liveblog(any_store, NullHub())
     admin = svc.create_user("zoe", Role.ADMIN, "admin-password")
     svc.create_user("ben", Role.EDITOR, "editor-password")
     first, second = svc.create_token("ben"), svc.create_token("ben")

@@ -216,16 +216,17 @@ def test_user_commands_list_disable_enable_and_reset_passwords(tmp_path: Path) -
     """`user list` shows names, roles and state; `user disable` ends the user's sessions and
     refuses their login, `user enable` lets them in again; `user password` sets a new password
     (ending sessions, the old password refused); mistakes are messages, not tracebacks."""
-    from liveblog.accounts import Accounts
+    from liveblog.broadcast.base import NullHub
     from liveblog.domain.errors import Forbidden, NotAuthenticated
+    from liveblog.service import Liveblog
     from liveblog.storage.sql import SqlStore
 
     make_editor_token(tmp_path)
     store = SqlStore(f"sqlite:///{tmp_path / 'liveblog.sqlite3'}")
-    accounts = Accounts(store)
+    accounts = Liveblog(store, NullHub())
 
     def session() -> str:
-        return accounts.login("rita", password, address="192.0.2.1")[1]
+        return accounts.login("rita", password, address="192.0.2.1").session_id
 
     try:
         password = "correct horse battery"

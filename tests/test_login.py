@@ -312,7 +312,7 @@ def test_failures_from_one_address_lock_it_for_every_account(
 ) -> None:
     """After 20 failed logins from one address (any user names), a right password from there
     is 429 too."""
-    assert live.app.state.accounts.policy.address_limit == 20
+    assert live.svc.policy.address_limit == 20
     for n in range(20):
         assert log_in(browser, f"someone-{n}", "guess").status_code == 401
     locked = log_in(browser, *EDITOR)
@@ -414,7 +414,7 @@ def test_a_disabled_user_cannot_log_in_and_their_sessions_stop_at_once(
 ) -> None:
     """Disabling a user ends their open session on its next request, refuses their right
     password with 403 and no cookie, and refuses their API token; enabling lets them in."""
-    accounts = live.app.state.accounts
+    accounts = live.svc
     accounts.set_disabled("eddie", True)
     assert signed_in.get("/desk").status_code == 303
     refused = log_in(signed_in, *EDITOR)

@@ -55,7 +55,7 @@ def test_stale_version_is_refused_with_the_current_entry(
     with pytest.raises(VersionConflict) as caught:
         svc.edit_entry(team.editor, slug, entry.id, {"body": "mine"}, Version(1, False))
     assert caught.value.current["body"] == "admin's text"
-    assert caught.value.status == 409
+    assert caught.value.precondition is False  # the web answers 409, not 412
     assert svc.entry(slug, entry.id).body == "admin's text"
 
 

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from liveblog.accounts import Accounts
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.errors import LiveblogError
 from liveblog.domain.models import Role
@@ -75,18 +74,12 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _accounts(args: argparse.Namespace) -> Accounts:
-    store = SqlStore(_settings(args).resolved_database_url())
-    store.migrate()
-    return Accounts(store)
-
-
 def _ended(count: int) -> str:
     return f"; {count} session{'s' if count != 1 else ''} ended" if count else ""
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    users = _accounts(args).users()
+    users = _service(args).users()
     width = max((len(u.name) for u in users), default=4)
     for user in users:
         state = "disabled" if user.disabled else "active"
@@ -95,19 +88,19 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    ended = _accounts(args).set_disabled(args.name, True)
+    ended = _service(args).set_disabled(args.name, True)
     print(f"disabled {args.name}: logged out everywhere, API tokens refused{_ended(ended)}")
     return 0
 
 
 def cmd_user_enable(args: argparse.Namespace) -> int:
-    _accounts(args).set_disabled(args.name, False)
+    _service(args).set_disabled(args.name, False)
     print(f"enabled {args.name}")
     return 0
 
 
 def cmd_user_password(args: argparse.Namespace) -> int:
-    ended = _accounts(args).set_password(args.name, _read_password(args))
+    ended = _service(args).set_password(args.name, _read_password(args))
     print(f"password of {args.name} changed{_ended(ended)}")
     return 0
 

@@ -27,10 +27,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
-from liveblog.domain.errors import AlreadyExists
-from liveblog.domain.events import SIGNAL_CHANNEL, Event, EventType, signal_payload
+from liveblog.domain.errors import AlreadyExists, Unstorable
+from liveblog.domain.events import (
+    REDACTED_TYPES,
+    SIGNAL_CHANNEL,
+    Event,
+    EventType,
+    signal_payload,
+)
 from liveblog.domain.models import (
     Blog,
     BlogStatus,
@@ -114,17 +120,31 @@ class SqlStore:
 
     @contextmanager
     def write(self) -> Iterator[SqlTx]:
-        with self._writer.begin() as conn:
+        with _storable(), self._writer.begin() as conn:
             yield SqlTx(conn, self.dialect)
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
-        with self._reader.begin() as conn:
+        with _storable(), self._reader.begin() as conn:
             yield SqlTx(conn, self.dialect)
 
     def close(self) -> None:
         self._writer.dispose()
         self._reader.dispose()
+
+
+@contextmanager
+def _storable() -> Iterator[None]:
+    """A value the database cannot hold or look up is the caller's mistake, said in domain
+    terms: a NUL character (PostgreSQL refuses it in text) or a number past 64 bits (SQLite's
+    driver raises OverflowError binding it, PostgreSQL a DataError)."""
+    try:
+        yield
+    except (DataError, OverflowError):
+        raise Unstorable(
+            "the request contains a value that cannot be stored or looked up "
+            "(for example a NUL character or an out-of-range number)"
+        ) from None
 
 
 class SqlTx(AccountQueries, AuditQueries, PresenceQueries):
@@ -424,7 +444,7 @@ class SqlTx(AccountQueries, AuditQueries, PresenceQueries):
             .where(
                 events.c.blog_id == blog_id,
                 events.c.entry_id == entry_id,
-                events.c.type.in_([EventType.ENTRY_PUBLISHED.value, EventType.ENTRY_UPDATED.value]),
+                events.c.type.in_([kind.value for kind in REDACTED_TYPES]),
             )
             .values(data=redacted_data)
         )

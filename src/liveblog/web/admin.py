@@ -3,7 +3,7 @@
 Plain HTML forms, no script: each carries the session's CSRF token and, done, redirects back
 (303) with a one-line notice; bad input shows the page again with the values kept and a message
 (4xx). Creating an API token is the exception: its answer is the one page that ever shows the
-token. The work is done by the service and accounts with `by` set, which check the role again
+token. The work is done by the service with `by` set, which check the role again
 and write each change's audit row in its own transaction.
 """
 
@@ -17,20 +17,20 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from liveblog.accounts import SignedIn
 from liveblog.domain.errors import InvalidInput, LiveblogError, NotFound
 from liveblog.domain.models import Role, User
 from liveblog.domain.rules import MIN_PASSWORD, Action, may
+from liveblog.usecases.sessions import SignedIn
 from liveblog.web.auth import service
-from liveblog.web.errors import error_response
+from liveblog.web.errors import error_response, status_of
 from liveblog.web.login import NOT_STORED, login_first
 from liveblog.web.sessions import (
     CSRF_FORM_MESSAGE,
-    accounts,
     csrf_ok,
     read_form,
     signed_in,
 )
+from liveblog.web.state import signer
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -96,7 +96,7 @@ async def enable_user(request: Request, name: str) -> Response:
 
 async def _set_disabled(request: Request, name: str, *, disabled: bool) -> Response:
     def change(by: User, _: dict[str, str]) -> Response:
-        accounts(request).set_disabled(name, disabled, by=by)
+        service(request).set_disabled(name, disabled, by=by)
         return _back("disabled" if disabled else "enabled", name)
 
     return await _post(request, name, "state", change)
@@ -105,7 +105,7 @@ async def _set_disabled(request: Request, name: str, *, disabled: bool) -> Respo
 @router.post(ADMIN + "/users/{name}/password")
 async def reset_password(request: Request, name: str) -> Response:
     def reset(by: User, form: dict[str, str]) -> Response:
-        accounts(request).set_password(name, form.get("password", ""), by=by)
+        service(request).set_password(name, form.get("password", ""), by=by)
         return _back("password", name)
 
     return await _post(request, name, "password", reset)
@@ -129,7 +129,7 @@ async def revoke_token(request: Request, name: str, token_id: str) -> Response:
         number = int(token_id) if token_id.isdecimal() and len(token_id) < 11 else 0
         if not 0 < number <= MAX_TOKEN_ID:
             raise NotFound(f"{name} has no active API token #{token_id}")
-        accounts(request).revoke_token_id(name, number, by=by)
+        service(request).revoke_token_id(name, number, by=by)
         return _back("revoked", name)
 
     return await _post(request, name, "revoke", revoke)
@@ -164,7 +164,7 @@ async def _post(
         return await run_in_threadpool(change, found.user, form)
     except LiveblogError as exc:
         problem = Problem(section, form_name, exc, {k: form.get(k, "").strip() for k in keep})
-        return await run_in_threadpool(_page, request, found, exc.status, problem=problem)
+        return await run_in_threadpool(_page, request, found, status_of(exc), problem=problem)
 
 
 def _back(done: str, name: str) -> Response:
@@ -182,7 +182,7 @@ def _page(
     problem: Problem | None = None,
 ) -> HTMLResponse:
     """The page; `done` is the (action, user name) of the notice to show, if any."""
-    members = accounts(request).team(by=found.user)
+    members = service(request).team(by=found.user)
     notice, (action, name) = None, done
     # Only the name of a user on the page: a link cannot make the page say what it likes.
     if action in NOTICES and name in {m.user.name for m in members}:
@@ -190,7 +190,7 @@ def _page(
     html = render(
         "admin.html",
         user=found.user,
-        csrf=accounts(request).csrf_token(found),
+        csrf=signer(request).csrf_token(found),
         members=members,
         roles=[role.value for role in Role],
         min_password=MIN_PASSWORD,

@@ -15,10 +15,10 @@ from liveblog.domain.models import User
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.render.jsonview import blog_json, entry_json, iso
 from liveblog.render.markdown import render_markdown
-from liveblog.service import MAX_EVENTS, MAX_PAGE, Liveblog, Version
+from liveblog.service import Liveblog, Version
+from liveblog.usecases.entries import MAX_EVENTS, MAX_PAGE
 from liveblog.web.auth import current_user, optional_user, use_service
 from liveblog.web.http import not_modified, seq_etag
-from liveblog.worklist import worklist
 
 router = APIRouter(prefix="/api")
 
@@ -195,7 +195,7 @@ def patch_entry(
 
 @router.get("/blogs/{slug}/worklist", summary="Drafts, submissions and scheduled entries")
 def get_worklist(slug: str, user: Editor, svc: Svc) -> JSONResponse:
-    entries = worklist(svc, user, slug)
+    entries = svc.worklist(user, slug)
     body = {"entries": [entry_json(e) for e in entries]}
     return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 

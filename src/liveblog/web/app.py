@@ -14,14 +14,14 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from liveblog import __version__
-from liveblog.accounts import Accounts, SessionPolicy
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.broadcast.pgbridge import PgBridge
 from liveblog.domain.events import Event
-from liveblog.jobs import JobRunner
 from liveblog.service import Liveblog
 from liveblog.settings import Settings
 from liveblog.storage.sql import SqlStore
+from liveblog.usecases.scheduler import JobRunner
+from liveblog.usecases.sessions import SessionPolicy
 from liveblog.web import (
     admin,
     api,
@@ -35,10 +35,12 @@ from liveblog.web import (
     presence,
     reader,
 )
+from liveblog.web.edge import EDGE_KEY, CountedStreams, Edge, Limits
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.proxies import TrustedProxies
 from liveblog.web.security import SecurityHeaders
+from liveblog.web.signing import Signer
 from liveblog.web.stream import StreamEndpoint
 
 STATIC = Path(__file__).with_name("static")
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         store.migrate()
         # The signing key every node shares (made now if the database has none yet).
-        await asyncio.to_thread(accounts.key)
+        await asyncio.to_thread(signer.key)
         await hub.start()
         if bridge is not None:
             bridge.start()
@@ -68,9 +70,9 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         gc.collect()
         gc.freeze()
         # The server's protocol (web/fastpath.py) finds the hub in the lifespan state.
-        state: dict[str, object] = {}
+        state: dict[str, object] = {EDGE_KEY: edge}
         if settings.fast_stream:
-            state = {fastpath.HUB_KEY: hub, fastpath.SERVICE_KEY: svc, fastpath.PAGES_KEY: pages}
+            state |= {fastpath.HUB_KEY: hub, fastpath.SERVICE_KEY: svc, fastpath.PAGES_KEY: pages}
         try:
             yield state
         finally:
@@ -100,25 +102,33 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     )
     # Several nodes share a PostgreSQL database; each hears the others' commits through it.
     bridge = PgBridge(store.url, hub) if store.dialect == "postgresql" else None
-    svc = Liveblog(store, hub)
     policy = SessionPolicy(
         idle=timedelta(hours=settings.session_idle_hours),
         lifetime=timedelta(days=settings.session_max_days),
         account_limit=settings.login_account_limit,
         address_limit=settings.login_address_limit,
     )
-    accounts = Accounts(store, policy, secret_key, clock=svc.clock)
+    svc = Liveblog(store, hub, policy=policy)
+    signer = Signer(svc, secret_key)
     app.state.settings = settings
     app.state.store = store
     app.state.hub = hub
     app.state.bridge = bridge
     app.state.service = svc
-    app.state.accounts = accounts
+    app.state.signer = signer
     pages = PageCache()
     app.state.page_cache = pages
+    # What one client may hold of this process (web/edge.py), on every path.
+    edge = Edge(Limits.from_settings(settings), trusted_proxies)
+    app.state.edge = edge
 
     app.router.routes.append(
-        Route("/api/blogs/{slug}/stream", StreamEndpoint(), methods=["GET"], name="stream")
+        Route(
+            "/api/blogs/{slug}/stream",
+            CountedStreams(StreamEndpoint(), edge),
+            methods=["GET"],
+            name="stream",
+        )
     )
     app.include_router(api.router)
     app.include_router(audit.router)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import JSONResponse
 
-from liveblog.audit import MAX_PAGE
+from liveblog.usecases.audit import MAX_PAGE
 from liveblog.domain.audit import AuditRecord
 from liveblog.domain.models import User
 from liveblog.render.jsonview import iso

@@ -9,11 +9,9 @@ from liveblog.domain.errors import NotAuthenticated
 from liveblog.domain.models import User
 from liveblog.service import Liveblog
 from liveblog.web.sessions import session_user_for_api, signed_in
+from liveblog.web.state import service
 
-
-def service(request: Request) -> Liveblog:
-    svc: Liveblog = request.app.state.service
-    return svc
+__all__ = ["current_user", "optional_user", "service", "use_service"]
 
 
 async def use_service(request: Request) -> Liveblog:

@@ -12,14 +12,15 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from liveblog.accounts import SignedIn
 from liveblog.domain.errors import AlreadyExists, InvalidInput
 from liveblog.domain.models import Blog, Role
 from liveblog.domain.rules import Action, may
+from liveblog.usecases.sessions import SignedIn
 from liveblog.web.auth import service
-from liveblog.web.errors import error_response
+from liveblog.web.errors import error_response, status_of
 from liveblog.web.login import DESK, NOT_STORED, login_first
-from liveblog.web.sessions import CSRF_FORM_MESSAGE, accounts, csrf_ok, read_form, signed_in
+from liveblog.web.sessions import CSRF_FORM_MESSAGE, csrf_ok, read_form, signed_in
+from liveblog.web.state import signer
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -112,9 +113,9 @@ def _create_blog(request: Request, form: dict[str, str]) -> Response:
             timezone=values["timezone"],
         )
     except InvalidInput as exc:
-        return _home(request, found, exc.status, values, _problem(exc.field, exc.message))
+        return _home(request, found, status_of(exc), values, _problem(exc.field, exc.message))
     except AlreadyExists as exc:  # the slug is the only unique field of a blog
-        return _home(request, found, exc.status, values, _problem("slug", exc.message))
+        return _home(request, found, status_of(exc), values, _problem("slug", exc.message))
     return RedirectResponse(f"/desk/blogs/{blog.slug}", status_code=303, headers=NOT_STORED)
 
 
@@ -135,7 +136,7 @@ def _home(
     html = render(
         "desk.html",
         user=user,
-        csrf=accounts(request).csrf_token(found),
+        csrf=signer(request).csrf_token(found),
         is_admin=user.role is Role.ADMIN,
         may_create=may(user, Action.CREATE_BLOG),
         blogs=newest_first(service(request).blogs(MAX_LISTED)),

@@ -12,7 +12,8 @@ from starlette.responses import HTMLResponse, Response
 from liveblog.domain.rules import Action, may
 from liveblog.web.auth import service
 from liveblog.web.login import login_first
-from liveblog.web.sessions import accounts, signed_in
+from liveblog.web.sessions import signed_in
+from liveblog.web.state import signer
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,7 @@ def desk_blog(slug: str, request: Request) -> Response:
         "desk_blog.html",
         blog=blog,
         user=found.user,
-        csrf=accounts(request).csrf_token(found),
+        csrf=signer(request).csrf_token(found),
         may_publish=may(found.user, Action.PUBLISH),
     )
     # A signed-in page: web/security.py keeps it (and its CSRF token) out of shared caches.

@@ -7,14 +7,54 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from liveblog.domain.errors import Gone, LiveblogError, TooManyAttempts, VersionConflict
+from liveblog.domain.errors import (
+    AlreadyExists,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    InvalidState,
+    LiveblogError,
+    NotAuthenticated,
+    NotFound,
+    TooLarge,
+    TooManyAttempts,
+    Unstorable,
+    VersionConflict,
+    VersionRequired,
+)
 from liveblog.web.templating import render
 
 log = logging.getLogger(__name__)
+
+# The one table from what went wrong to how HTTP says it. Order matters only for subclasses.
+STATUS: dict[type[LiveblogError], int] = {
+    InvalidInput: 422,
+    Unstorable: 422,
+    TooLarge: 413,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
+    NotFound: 404,
+    Gone: 410,
+    AlreadyExists: 409,
+    InvalidState: 409,
+    VersionRequired: 428,
+}
+
+
+def status_of(exc: LiveblogError) -> int:
+    """The HTTP status for a domain error. A stale version named in If-Match failed a
+    precondition (412); one sent in the body conflicts with the stored entry (409)."""
+    if isinstance(exc, VersionConflict):
+        return 412 if exc.precondition else 409
+    for kind in type(exc).__mro__:
+        status = STATUS.get(kind)
+        if status is not None:
+            return status
+    return 400
 
 
 def _wants_json(request: Request) -> bool:
@@ -40,8 +80,9 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
         extra["public_note"] = exc.public_note
     if isinstance(exc, VersionConflict):
         extra["current"] = exc.current
-    response = error_response(request, exc.status, exc.message, **extra)
-    if exc.status == 401:
+    status = status_of(exc)
+    response = error_response(request, status, exc.message, **extra)
+    if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="liveblog"'
     if isinstance(exc, TooManyAttempts):
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -94,20 +135,8 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, "internal error; it has been logged")
 
 
-async def on_unstorable(request: Request, exc: Exception) -> Response:
-    # A value the database refuses to hold (a NUL character in a URL, a form or a query on
-    # PostgreSQL; a number past 64 bits) reached a query: the request is at fault, not us.
-    return error_response(
-        request,
-        422,
-        "the request contains a value that cannot be stored or looked up "
-        "(for example a NUL character or an out-of-range number)",
-    )
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LiveblogError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(DataError, on_unstorable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -16,13 +16,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveblog import credentials
 from liveblog.domain.errors import Forbidden, NotAuthenticated, TooManyAttempts
-from liveblog.web.errors import error_response
+from liveblog.web.errors import error_response, status_of
 from liveblog.web.sessions import (
     CSRF_FIELD,
     CSRF_FORM_MESSAGE,
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    accounts,
     clear_cookie,
     clear_session_cookie,
     client_address,
@@ -31,6 +30,7 @@ from liveblog.web.sessions import (
     set_cookie,
     signed_in,
 )
+from liveblog.web.state import service, signer
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +78,7 @@ def _login_page(
         notice=notice,
         username=name,
         next=next_path,
-        csrf=accounts(request).login_csrf_token(nonce),
+        csrf=signer(request).login_csrf_token(nonce),
     )
     response = HTMLResponse(html, status_code=status, headers={**NOT_STORED, **(headers or {})})
     set_cookie(request, response, LOGIN_COOKIE, nonce, LOGIN_COOKIE_SECONDS, path="/login")
@@ -104,27 +104,28 @@ async def login(request: Request) -> Response:
     form = await read_form(request)
     name = form.get("username", "").strip()
     page = partial(_login_page, request, name=name, next_path=safe_next(form.get("next")))
-    accts = accounts(request)
-    if not accts.login_csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get(CSRF_FIELD)):
+    sign, svc = signer(request), service(request)
+    if not sign.login_csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get(CSRF_FIELD)):
         return page(403, message=CSRF_FORM_MESSAGE)
+    old_cookie = request.cookies.get(SESSION_COOKIE)
     attempt = partial(
-        accts.login,
+        svc.login,
         name,
         form.get("password", ""),
         address=client_address(request),
         user_agent=request.headers.get("user-agent", ""),
-        replacing=request.cookies.get(SESSION_COOKIE),
+        replacing=sign.session_id(old_cookie) if old_cookie else None,
     )
     try:
         # argon2 takes tens of milliseconds of CPU: off the event loop.
-        _, cookie = await run_in_threadpool(attempt)
+        found = await run_in_threadpool(attempt)
     except TooManyAttempts as exc:
         return page(429, message=exc.message, headers={"Retry-After": str(exc.retry_after)})
     except (NotAuthenticated, Forbidden) as exc:
-        return page(exc.status, message=exc.message)
+        return page(status_of(exc), message=exc.message)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303, headers=NOT_STORED)
-    lifetime = int(accts.policy.lifetime.total_seconds())
-    set_cookie(request, response, SESSION_COOKIE, cookie, lifetime)
+    lifetime = int(svc.policy.lifetime.total_seconds())
+    set_cookie(request, response, SESSION_COOKIE, sign.session_cookie(found), lifetime)
     clear_cookie(request, response, LOGIN_COOKIE, path="/login")
     return response
 
@@ -146,11 +147,11 @@ async def _logout(request: Request, *, everywhere: bool) -> Response:
         return _to_login(request)  # nothing left to end
     if not csrf_ok(request, found, form):
         return error_response(request, 403, CSRF_FORM_MESSAGE)
-    accts = accounts(request)
+    svc = service(request)
     if everywhere:
-        await run_in_threadpool(accts.logout_everywhere, found.user)
+        await run_in_threadpool(svc.logout_everywhere, found.user)
     else:
-        await run_in_threadpool(accts.logout, found)
+        await run_in_threadpool(svc.logout, found)
     return _to_login(request, "?out=" + ("everywhere" if everywhere else "1"))
 
 

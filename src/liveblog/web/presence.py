@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from liveblog import presence
 from liveblog.domain.models import User
 from liveblog.service import Liveblog
+from liveblog.usecases.presence import PRESENT_FOR
 from liveblog.web.auth import current_user, use_service
 
 router = APIRouter(prefix="/api")
@@ -31,12 +31,12 @@ def heartbeat(
     user: Annotated[User, Depends(current_user)],
     svc: Annotated[Liveblog, Depends(use_service)],
 ) -> JSONResponse:
-    here = presence.heartbeat(svc, user, slug, payload.tab, payload.editing)
+    here = svc.heartbeat(user, slug, payload.tab, payload.editing)
     body: dict[str, Any] = {
         "present": [
             {"name": p.name, "editing": p.editing, "you": p.tab == payload.tab} for p in here
         ],
-        "seconds": int(presence.PRESENT_FOR.total_seconds()),
+        "seconds": int(PRESENT_FOR.total_seconds()),
     }
     return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 
@@ -48,5 +48,5 @@ def goodbye(
     user: Annotated[User, Depends(current_user)],
     svc: Annotated[Liveblog, Depends(use_service)],
 ) -> Response:
-    presence.leave(svc, user, slug, tab)
+    svc.leave_desk(user, slug, tab)
     return Response(status_code=204)

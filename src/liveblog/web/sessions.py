@@ -9,9 +9,10 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.responses import Response
 
-from liveblog.accounts import Accounts, SignedIn
 from liveblog.domain.errors import Forbidden, NotAuthenticated
+from liveblog.usecases.sessions import SignedIn
 from liveblog.web.security import PRIVATE
+from liveblog.web.state import service, signer
 
 SESSION_COOKIE = "lb_session"
 LOGIN_COOKIE = "lb_login"
@@ -34,11 +35,6 @@ CSRF_API_MESSAGE = (
 )
 
 
-def accounts(request: Request) -> Accounts:
-    found: Accounts = request.app.state.accounts
-    return found
-
-
 def is_https(request: Request) -> bool:
     # web/proxies.py has already applied a trusted proxy's X-Forwarded-Proto.
     return request.url.scheme == "https"
@@ -55,9 +51,10 @@ def signed_in(request: Request) -> SignedIn | None:
     if _STATE_KEY not in state:
         cookie = request.cookies.get(SESSION_COOKIE)
         found = None
-        if cookie:
+        session_id = signer(request).session_id(cookie) if cookie else None
+        if session_id is not None:
             with contextlib.suppress(NotAuthenticated):
-                found = accounts(request).session(cookie)
+                found = service(request).session(session_id)
         state[_STATE_KEY] = found
         if found is not None:
             state[PRIVATE] = True
@@ -73,7 +70,7 @@ def session_user_for_api(request: Request) -> SignedIn:
         if request.cookies.get(SESSION_COOKIE):
             raise NotAuthenticated(SESSION_ENDED_API)
         raise NotAuthenticated("this needs an API token: 'Authorization: Bearer TOKEN'")
-    if request.method not in SAFE_METHODS and not accounts(request).csrf_ok(
+    if request.method not in SAFE_METHODS and not signer(request).csrf_ok(
         found, request.headers.get(CSRF_HEADER)
     ):
         raise Forbidden(CSRF_API_MESSAGE)
@@ -83,7 +80,7 @@ def session_user_for_api(request: Request) -> SignedIn:
 def csrf_ok(request: Request, found: SignedIn, form: dict[str, str]) -> bool:
     """A form's CSRF token (hidden field, or the header scripts send) matches the session."""
     token = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-    return accounts(request).csrf_ok(found, token)
+    return signer(request).csrf_ok(found, token)
 
 
 async def read_form(request: Request) -> dict[str, str]:

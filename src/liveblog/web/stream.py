@@ -24,6 +24,7 @@ from liveblog.broadcast.queued import QueuedReader
 from liveblog.domain.errors import LiveblogError
 from liveblog.render.sse import RETRY_MS, resync_frame, retry_frame
 from liveblog.service import Liveblog
+from liveblog.web.errors import status_of
 from liveblog.web.position import Start, classify
 
 HEADERS = [
@@ -64,7 +65,8 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         channel = await open_channel(hub, svc, request.path_params["slug"])
     except LiveblogError as exc:
-        response = JSONResponse({"error": exc.message, "status": exc.status}, exc.status)
+        status = status_of(exc)
+        response = JSONResponse({"error": exc.message, "status": status}, status)
         await response(scope, receive, send)
         return
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")

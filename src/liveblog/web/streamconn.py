@@ -26,6 +26,7 @@ from liveblog.domain.errors import LiveblogError
 from liveblog.render.jsonview import dumps
 from liveblog.render.sse import KEEPALIVE, RETRY_MS, event_frame, resync_frame, retry_frame
 from liveblog.service import Liveblog
+from liveblog.web.errors import status_of
 from liveblog.web.position import Start, classify
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.stream import open_channel, start_after
@@ -199,7 +200,7 @@ class StreamConnection(asyncio.Protocol):
             channel = await open_channel(self.hub, svc, slug)
             after = await start_after(svc, channel, raw)
         except LiveblogError as exc:
-            transport.write(_error_response(exc.status, exc.message))
+            transport.write(_error_response(status_of(exc), exc.message))
             transport.close()
             return
         except Exception:

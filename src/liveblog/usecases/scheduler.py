@@ -14,13 +14,16 @@ import logging
 import os
 import socket
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from liveblog import accounts, audit
 from liveblog.domain.audit import SCHEDULER, AuditAction
-from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import BlogStatus, EntryStatus
-from liveblog.render.jsonview import entry_json
-from liveblog.service import Liveblog
+from liveblog.usecases import sessions
+from liveblog.usecases.audit import record_entry
+from liveblog.usecases.entries import publish_step
+
+if TYPE_CHECKING:
+    from liveblog.service import Liveblog
 
 log = logging.getLogger(__name__)
 
@@ -49,49 +52,46 @@ def publish_one(svc: Liveblog, entry_id: int, blog_id: int, now: datetime) -> bo
     """One due entry in its own transaction, locking the blog before the entry — the order
     every editor's write takes — so the scheduler and an editor never deadlock. The entry is
     checked again under the lock: another node may have published it, an editor moved it."""
-    events: list[Event] = []
-    with svc.store.write() as tx:
+    with svc.door.write(at=now) as unit:
+        tx = unit.tx
         blog = tx.blog_by_id(blog_id, for_update=True)
         entry = tx.lock_due_entry(entry_id, now)
         if blog is None or entry is None:
             return False
-        entry.updated_at = now
+        entry.updated_at = unit.now
         if blog.status is BlogStatus.ENDED:
             # Nobody would see it: back to the desk as a draft instead of lost or looping.
             entry.status = EntryStatus.DRAFT
             tx.update_entry(entry)
             back = (AuditAction.ENTRY_DRAFT, {"reason": "the blog had ended"})
-            audit.record(tx, now, SCHEDULER, [back], blog_id=blog.id, entry_id=entry.id)
+            unit.record(SCHEDULER, [back], blog_id=blog.id, entry_id=entry.id)
             log.warning(
                 "blog %s has ended; scheduled entry %s went back to draft", blog.slug, entry.id
             )
             return False
         entry.status = EntryStatus.PUBLISHED
-        entry.published_at = now
+        entry.published_at = unit.now
         tx.update_entry(entry)
-        if entry.pinned:
-            events += svc.unpin_others(tx, blog, entry.id, now)
-        data = {"entry": entry_json(entry)}
-        events.append(svc.append_event(tx, blog, EventType.ENTRY_PUBLISHED, entry.id, data))
-        audit.record_entry(tx, now, SCHEDULER, entry, events, EntryStatus.SCHEDULED)
-    svc.announce(blog_id, events)
+        # The editor's own publishing step: the same events as publishing from the desk.
+        publish_step(unit, blog, entry, new=True, pin=False)
+        record_entry(unit, SCHEDULER, entry, EntryStatus.SCHEDULED)
     return True
 
 
 def run_retention(svc: Liveblog, node: str) -> bool:
     """Run this period's retention on this node if no other node has; True if it ran here."""
-    now = svc.clock()
-    with svc.store.write() as tx:
+    with svc.door.write() as unit:
+        tx, now = unit.tx, unit.now
         if not tx.claim_job("retention", now, now + RETENTION_EVERY, node):
             return False
         purged = tx.purge_revoked_tokens(now - REVOKED_TOKENS_KEPT)
-        sessions, counters = accounts.purge(tx, now)
+        ended, counters = sessions.purge(tx, now)
         desks = tx.purge_presence(now - PRESENCE_KEPT)
     log.info(
         "retention: purged %d revoked API tokens, %d ended sessions, %d login counters, "
         "%d closed desk pages",
         purged,
-        sessions,
+        ended,
         counters,
         desks,
     )

@@ -1,6 +1,6 @@
-"""Writing the audit log: which rows a change makes, added to the change's own transaction.
+"""The audit log: which rows a change makes, and reading them back (editors and admins).
 
-The service (and the scheduler in jobs.py) call `record` inside their write transaction, so an
+Use cases add the rows through their write unit (`WriteUnit.record`, usecases/door.py), so an
 audit row commits or rolls back with the change it describes. The detail is small JSON — a
 version, a correction or public note, a time — and never an entry's text: a retraction must not
 leave the retracted words in the log.
@@ -9,16 +9,17 @@ leave the retracted words in the log.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
-from liveblog.domain.audit import SYSTEM, AuditAction, AuditPage, AuditRecord
-from liveblog.domain.events import Event
+from liveblog.domain.audit import AuditAction, AuditPage
 from liveblog.domain.models import Blog, BlogStatus, Entry, EntryStatus, User
-from liveblog.render.jsonview import dumps, iso
-from liveblog.storage.base import Tx
+from liveblog.domain.rules import Action, require
+from liveblog.render.jsonview import iso
+from liveblog.storage.base import AuditTx
+from liveblog.usecases.core import Core
+from liveblog.usecases.door import Change, WriteUnit
+from liveblog.usecases.lookup import blog_or_404
 
-Change = tuple[AuditAction, dict[str, Any]]
 MAX_PAGE = 500
 
 _STATUS_ACTIONS = {
@@ -29,49 +30,22 @@ _STATUS_ACTIONS = {
 }
 
 
-def record(
-    tx: Tx,
-    at: datetime,
-    by: User | str | None,
-    changes: Iterable[Change],
-    *,
-    blog_id: int | None = None,
-    entry_id: int | None = None,
-) -> None:
-    """Add one row per change, all in one INSERT. `by`: the user, or the name of the system
-    part that acted (None: the command line)."""
-    actor = SYSTEM if by is None else by
-    rows = [
-        AuditRecord(
-            at=at,
-            actor=actor if isinstance(actor, str) else actor.name,
-            user_id=None if isinstance(actor, str) else actor.id,
-            action=action,
-            blog_id=blog_id,
-            entry_id=entry_id,
-            detail=dumps({k: v for k, v in detail.items() if v is not None}),
-        )
-        for action, detail in changes
-    ]
-    tx.insert_audit(rows)
-
-
 def record_entry(
-    tx: Tx,
-    at: datetime,
+    unit: WriteUnit,
     by: User | str,
     entry: Entry,
-    events: list[Event],
     status_before: EntryStatus | None,
     content: bool = False,
     flags: Iterable[str] = (),
     rescheduled: bool = False,
 ) -> None:
-    """The rows of a create (`status_before` None) or an edit of an entry; `events` are the
-    write's events, from which the entries its pin displaced are read."""
+    """The rows of a create (`status_before` None) or an edit of an entry; the entries its pin
+    displaced are read from the write's events."""
     if status_before is None:
         flags = [flag for flag in ("pinned", "key_event") if getattr(entry, flag)]
-    unpinned = [e.entry_id for e in events if e.entry_id is not None and e.entry_id != entry.id]
+    unpinned = [
+        e.entry_id for e in unit.events if e.entry_id is not None and e.entry_id != entry.id
+    ]
     changes = entry_changes(
         entry,
         status_before=status_before,
@@ -80,7 +54,7 @@ def record_entry(
         rescheduled=rescheduled,
         unpinned=unpinned,
     )
-    record(tx, at, by, changes, blog_id=entry.blog_id, entry_id=entry.id)
+    unit.record(by, changes, blog_id=entry.blog_id, entry_id=entry.id)
 
 
 def blog_changes(before: dict[str, Any], blog: Blog) -> list[Change]:
@@ -139,10 +113,27 @@ def _status_change(entry: Entry) -> Change:
     return action, {}
 
 
-def page(tx: Tx, blog_id: int | None, limit: int, before_id: int | None) -> AuditPage:
+def page(tx: AuditTx, blog_id: int | None, limit: int, before_id: int | None) -> AuditPage:
     """Up to `limit` records older than `before_id`, newest first, and where the next page
     starts."""
     limit = max(1, min(limit, MAX_PAGE))
     rows = tx.audit_records(blog_id, limit + 1, before_id)
     more = len(rows) > limit
     return AuditPage(records=rows[:limit], next_before=rows[limit - 1].id if more else None)
+
+
+class AuditTrail(Core):
+    def audit(
+        self, user: User, slug: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> AuditPage:
+        """Who did what, newest first, for editors and admins."""
+        require(user, Action.VIEW_AUDIT)
+        return self.audit_log(slug, limit, before_id)
+
+    def audit_log(
+        self, slug: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> AuditPage:
+        """`audit` without a user, for the command line (which has the database's own rights)."""
+        with self.store.read() as tx:
+            blog_id = None if slug is None else blog_or_404(tx, slug).id
+            return page(tx, blog_id, limit, before_id)

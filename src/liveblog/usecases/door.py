@@ -1,0 +1,110 @@
+"""The one door every write goes through: a write unit.
+
+A use case opens `door.write()` and gets a `WriteUnit`: the transaction, the time of the write
+(one clock reading for everything it stamps), `append` for public events and `record` for
+audit rows. The audit rows are inserted just before the commit, in the same transaction, so a
+row exists exactly when its change committed. The appended events are handed to the hub only
+after the commit succeeded — by the door, not by a call each use case must remember — and never
+when the transaction rolled back (the use case raised, or the commit failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from liveblog.broadcast.base import Hub
+from liveblog.domain.audit import SYSTEM, AuditAction, AuditRecord
+from liveblog.domain.events import Event, EventType
+from liveblog.domain.models import Blog, User
+from liveblog.metrics import EVENTS_COMMITTED
+from liveblog.render.jsonview import dumps
+from liveblog.storage.base import Store, Tx
+
+Change = tuple[AuditAction, dict[str, Any]]
+Actor = User | str | None
+"""Who acted: a user, the name of the system part that did (the scheduler), or None for the
+command line (the audit log says "system")."""
+
+
+class WriteUnit:
+    """One write transaction as a use case sees it."""
+
+    __slots__ = ("_audit", "events", "now", "tx")
+
+    def __init__(self, tx: Tx, now: datetime) -> None:
+        self.tx = tx
+        self.now = now
+        self.events: list[Event] = []
+        """The public events appended so far, in seq order per blog."""
+        self._audit: list[AuditRecord] = []
+
+    def append(
+        self, blog: Blog, kind: EventType, entry_id: int | None, data: dict[str, Any]
+    ) -> Event:
+        """Append a public event to the blog's log; `blog.seq` moves to it."""
+        if "blog" in data:
+            data["blog"]["seq"] = blog.seq + 1  # the blog as of this very event
+        event = self.tx.append_event(blog.id, kind, entry_id, dumps(data), self.now)
+        blog.seq = event.seq
+        self.events.append(event)
+        return event
+
+    def record(
+        self,
+        by: Actor,
+        changes: Iterable[Change],
+        *,
+        blog_id: int | None = None,
+        entry_id: int | None = None,
+    ) -> None:
+        """Audit rows, one per change: small JSON details, never an entry's text (a retraction
+        must not leave the retracted words in the log)."""
+        actor = SYSTEM if by is None else by
+        for action, detail in changes:
+            self._audit.append(
+                AuditRecord(
+                    at=self.now,
+                    actor=actor if isinstance(actor, str) else actor.name,
+                    user_id=None if isinstance(actor, str) else actor.id,
+                    action=action,
+                    blog_id=blog_id,
+                    entry_id=entry_id,
+                    detail=dumps({k: v for k, v in detail.items() if v is not None}),
+                )
+            )
+
+    def _flush_audit(self) -> None:
+        if self._audit:
+            self.tx.insert_audit(self._audit)
+            self._audit = []
+
+
+class Door:
+    def __init__(self, store: Store, hub: Hub, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+
+    @contextmanager
+    def write(self, at: datetime | None = None) -> Iterator[WriteUnit]:
+        """A write unit whose time is `at` (a scheduler tick's), else the clock's now."""
+        with self.store.write() as tx:
+            unit = WriteUnit(tx, self.clock() if at is None else at)
+            yield unit
+            unit._flush_audit()
+        # Reached only once the transaction committed.
+        self._announce(unit.events)
+
+    def _announce(self, events: list[Event]) -> None:
+        """Hand committed events to the hub, a blog at a time (the hub returns at once)."""
+        if not events:
+            return
+        EVENTS_COMMITTED.inc(len(events))
+        by_blog: dict[int, list[Event]] = {}
+        for event in events:
+            by_blog.setdefault(event.blog_id, []).append(event)
+        for blog_id, blog_events in by_blog.items():
+            self.hub.publish(blog_id, blog_events)
