@@ -67,6 +67,30 @@ class Settings:
     )
     """Failed logins per client address within 15 minutes before its logins are refused."""
 
+    # The edge (web/edge.py): what one client can hold of the server before it is refused.
+    head_timeout_seconds: float = field(
+        default_factory=lambda: float(_env("LIVEBLOG_HEAD_TIMEOUT_SECONDS", "20"))
+    )
+    """A request's head must arrive within this (from the connection, or the request's first
+    byte on a kept-alive one), else 408 and the connection is closed."""
+    max_head_bytes: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_MAX_HEAD_BYTES", str(32 * 1024)))
+    )
+    """Request line and headers together; a longer head is refused with 431."""
+    slow_heads_per_address: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_SLOW_HEADS_PER_ADDRESS", "1000"))
+    )
+    """Connections one address may hold whose head is still unfinished after `slow_head_seconds`."""
+    slow_head_seconds: float = 2.0
+    """A head still unfinished this long after it began counts as slow (no variable: tests)."""
+    streams_per_address: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_STREAMS_PER_ADDRESS", "0"))
+    )
+    """Open streams per client address; 0: no cap."""
+    fd_reserve: int = field(default_factory=lambda: int(_env("LIVEBLOG_FD_RESERVE", "1000")))
+    """File descriptors kept for addresses that hold few connections (at most a quarter of the
+    open-files limit)."""
+
     def trusted_networks(self) -> list[Network]:
         networks = []
         for part in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):

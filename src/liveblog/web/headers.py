@@ -98,7 +98,9 @@ def head(status: int, own: Iterable[Header] = (), *, private: bool = False) -> H
     return Head(status, status_line(status), header_lines(response_headers(own, private=private)))
 
 
-def json_error(status: int, body: bytes, defaults: Sequence[Header]) -> bytes:
-    """A whole close-delimited JSON error response, for writers outside ASGI."""
-    own = [JSON, (b"content-length", b"%d" % len(body)), CLOSE]
+def json_error(
+    status: int, body: bytes, defaults: Sequence[Header], extra: Iterable[Header] = ()
+) -> bytes:
+    """A whole JSON error response that closes the connection, for writers outside ASGI."""
+    own = [JSON, (b"content-length", b"%d" % len(body)), *extra, CLOSE]
     return head(status, own).encode(defaults) + body

@@ -13,33 +13,32 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
-from liveblog.web.security import SECURITY_HEADERS
-
-_EXTRA = b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
+from liveblog.web.headers import Head, head
 
 
 @dataclass(slots=True)
 class NewestPage:
-    """A blog's newest page as ready-to-send bytes."""
+    """A blog's newest page as ready-to-send bytes (the heads lack only uvicorn's `date` and
+    `server` lines, which the writer adds: see web/headers.py)."""
 
     seq: int
     etag: str
-    head: bytes
+    head: Head
     body: bytes
-    not_modified: bytes
+    not_modified: Head
     checked_at: float
     confirming: bool = False
 
 
 def newest_page(seq: int, etag: str, body: bytes, checked_at: float) -> NewestPage:
-    tag = etag.encode()
-    common = b"etag: " + tag + b"\r\ncache-control: no-cache\r\n" + _EXTRA
-    head = (
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n"
-        b"content-length: %d\r\n" % len(body) + common + b"\r\n"
-    )
-    not_modified = b"HTTP/1.1 304 Not Modified\r\n" + common + b"\r\n"
-    return NewestPage(seq, etag, head, body, not_modified, checked_at)
+    # The headers the ASGI view sends (web/reader.py), in its order.
+    validators = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
+    full = [
+        (b"content-length", b"%d" % len(body)),
+        (b"content-type", b"text/html; charset=utf-8"),
+        *validators,
+    ]
+    return NewestPage(seq, etag, head(200, full), body, head(304, validators), checked_at)
 
 
 class PageCache:

@@ -19,6 +19,37 @@ log = logging.getLogger(__name__)
 MAX_WARNED = 100
 
 
+def is_trusted(address: str, networks: list[Network]) -> bool:
+    if not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_from(forwarded_for: list[str], networks: list[Network]) -> str:
+    """The right-most address that is not a trusted proxy (the left-most if all are)."""
+    hops = [hop.strip() for hop in forwarded_for if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop, networks):
+            return hop[:64]
+    return hops[0][:64] if hops else ""
+
+
+def client_address(peer: str, headers: list[tuple[bytes, bytes]], networks: list[Network]) -> str:
+    """Who a request is from, for counting: its `X-Forwarded-For` client when `peer` is one of
+    our proxies, else the peer itself (the server's protocol uses this before ASGI runs)."""
+    if not is_trusted(peer, networks):
+        return peer
+    forwarded_for: list[str] = []
+    for name, value in headers:
+        if name == b"x-forwarded-for":
+            forwarded_for += value.decode("latin-1").split(",")
+    return client_from(forwarded_for, networks) or peer
+
+
 class TrustedProxies:
     def __init__(self, app: ASGIApp, networks: list[Network]) -> None:
         self.app = app
@@ -26,11 +57,7 @@ class TrustedProxies:
         self._warned: set[str] = set()
 
     def trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
+        return is_trusted(address, self.networks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("client"):
@@ -51,19 +78,11 @@ class TrustedProxies:
         if not self.trusted(peer):
             self._warn(peer)
             return
-        client = self.client_from(forwarded_for)
+        client = client_from(forwarded_for, self.networks)
         if client:
             scope["client"] = (client, 0)
         if proto in ("http", "https"):
             scope["scheme"] = proto
-
-    def client_from(self, forwarded_for: list[str]) -> str:
-        """The right-most address that is not a trusted proxy (the left-most if all are)."""
-        hops = [hop.strip() for hop in forwarded_for if hop.strip()]
-        for hop in reversed(hops):
-            if not self.trusted(hop):
-                return hop[:64]
-        return hops[0][:64] if hops else ""
 
     def _warn(self, peer: str) -> None:
         if peer in self._warned or len(self._warned) >= MAX_WARNED:
