@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from liveblog.broadcast.pages import LogPages
 from liveblog.domain.events import Event
 
 RECENT_FRAMES = 1024
@@ -31,13 +32,16 @@ class Channel:
     slug: str
     seq: int
     """The last event fanned out; readers attached now get every event after it live."""
+    pages: LogPages
+    """The log as pages shared by readers catching up (broadcast/pages.py)."""
     ended: bool = False
     heard: int = 0
     """The newest seq anyone told the hub of (a commit here, a signal, a page's read), fanned
     out or not yet. A page rendered at `seq` is current only while `heard` is no newer."""
     subscribers: set[Sink] = field(default_factory=set)
     recent: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
-    """Recently fanned-out frames for cheap replay; they cover the events (floor, seq]."""
+    """Recently fanned-out frames for cheap replay; they cover the events (floor, seq], one
+    per seq, in order."""
     floor: int = 0
     pending: dict[int, Event] = field(default_factory=dict)
     repairing: bool = False
@@ -53,13 +57,3 @@ class Channel:
     @property
     def newest(self) -> int:
         return max(self.seq, self.heard)
-
-    def recent_after(self, after: int) -> tuple[list[bytes], int] | None:
-        """Frames for (after, seq] from memory, and the last one's seq; None when memory does
-        not reach back that far (the caller reads the log instead)."""
-        if after >= self.seq:
-            return [], after
-        if after < self.floor:
-            return None
-        picked = [(seq, frame) for seq, frame in self.recent if seq > after]
-        return [frame for _, frame in picked], (picked[-1][0] if picked else after)

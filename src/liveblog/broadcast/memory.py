@@ -14,21 +14,22 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from liveblog import metrics
 from liveblog.broadcast.channel import Channel, Sink
+from liveblog.broadcast.pages import Fetch, LogPages
+from liveblog.broadcast.replay import Replay
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import Blog, BlogStatus
 from liveblog.render.sse import event_frame
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[int, int, int], list[Event]]
-"""(blog_id, after, limit) -> the committed events after `after`, oldest first."""
+__all__ = ["SHUTTING_DOWN", "Fetch", "InProcessHub"]
 
-FETCH_LIMIT = 500
+FETCH_LIMIT = 500  # events per log read of the gap repair
 SHUTTING_DOWN = "server shutting down"
 TICK_SECONDS = 5.0
 # Readers written per turn of the event loop. Between slices the loop answers other requests,
@@ -152,10 +153,11 @@ class InProcessHub:
         channel.seq = seq
         kind = event.type
         if kind is EventType.ENTRY_RETRACTED:
-            # Cached frames may hold the retracted text: forget them, replay from the
-            # (already redacted) log instead.
+            # Cached frames and pages may hold the retracted text: forget them, replay from
+            # the (already redacted) log instead.
             channel.recent.clear()
             channel.floor = seq - 1
+            channel.pages.forget()
         elif kind is EventType.BLOG_ENDED or kind is EventType.BLOG_UPDATED:
             channel.ended = json.loads(event.data)["blog"]["status"] == BlogStatus.ENDED.value
         channel.recent.append((seq, frame))
@@ -200,7 +202,6 @@ class InProcessHub:
 
     async def _run_repair(self, channel: Channel) -> None:
         delay = 0.01
-        retry = 0.1
         try:
             while True:
                 while channel.seq + 1 in channel.pending:
@@ -210,19 +211,9 @@ class InProcessHub:
                 if not channel.pending and not channel.check_log:
                     return
                 channel.check_log = False
-                try:
-                    events = await asyncio.to_thread(
-                        self.fetch, channel.blog_id, channel.seq, FETCH_LIMIT
-                    )
-                except Exception:
-                    # The database is away for a moment: keep trying (readers wait, lose
-                    # nothing), rather than leave parked events until some later signal.
-                    log.exception("reading blog %s's log failed; retrying", channel.blog_id)
-                    channel.check_log = True
-                    await asyncio.sleep(retry)
-                    retry = min(retry * 2, 5.0)
-                    continue
-                retry = 0.1
+                # A failed read is retried inside `read`: readers wait, lose nothing, rather
+                # than leave parked events until some later signal.
+                events = await channel.pages.read(channel.seq, FETCH_LIMIT)
                 for event in events:
                     if event.seq == channel.seq + 1:
                         self._fan_out(channel, event)
@@ -251,6 +242,7 @@ class InProcessHub:
                 blog_id=blog.id,
                 slug=blog.slug,
                 seq=blog.seq,
+                pages=LogPages(self.fetch, blog.id, self._spawn),
                 floor=blog.seq,
                 ended=blog.status is BlogStatus.ENDED,
             )
@@ -284,25 +276,9 @@ class InProcessHub:
             channel.subscribers.discard(sink)
             metrics.STREAM_READERS.dec()
 
-    async def replay(self, channel: Channel, after: int) -> tuple[list[bytes], int]:
-        """Frames for (after, channel.seq] as known when called, and the seq of the last one:
-        from memory if recent enough, else from the log in pages."""
-        upto = channel.seq
-        cached = channel.recent_after(after)
-        if cached is not None:
-            return cached
-        frames: list[bytes] = []
-        cursor = after
-        while cursor < upto:
-            events = await asyncio.to_thread(self.fetch, channel.blog_id, cursor, FETCH_LIMIT)
-            for event in events:
-                if event.seq > upto:
-                    break
-                frames.append(event_frame(event))
-                cursor = event.seq
-            if len(events) < FETCH_LIMIT:
-                break
-        return frames, cursor
+    def replay(self, channel: Channel, after: int, upto: int) -> Replay:
+        """The frames of (after, upto] a reader missed, a piece at a time (broadcast/replay.py)."""
+        return Replay(channel, after, upto)
 
     def reader_count(self) -> int:
         return sum(len(c.subscribers) for c in self.channels.values())
@@ -321,5 +297,6 @@ class InProcessHub:
             if keepalive:
                 last_keepalive = now
             for channel in self.channels.values():
+                channel.pages.expire()
                 for sink in list(channel.subscribers):
                     sink.tick(now, keepalive)

@@ -41,7 +41,7 @@ from liveblog.web.pagecache import PageCache
 from liveblog.web.proxies import TrustedProxies
 from liveblog.web.security import SecurityHeaders
 from liveblog.web.signing import Signer
-from liveblog.web.stream import StreamEndpoint
+from liveblog.web.streaming.asgiwriter import StreamEndpoint
 
 STATIC = Path(__file__).with_name("static")
 
