@@ -25,6 +25,7 @@ from liveblog.usecases.sessions import SessionPolicy
 from liveblog.web import (
     admin,
     api,
+    apidocs,
     audit,
     deskhome,
     deskpage,
@@ -84,8 +85,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app = FastAPI(
         title="Liveblog API",
         version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=apidocs.OPENAPI_URL,
+        docs_url=None,  # FastAPI's page breaks the CSP; web/apidocs.py serves one that keeps it
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         )
     )
     app.include_router(api.router)
+    app.include_router(apidocs.router)
     app.include_router(audit.router)
     app.include_router(ops.router)
     app.include_router(reader.router)
