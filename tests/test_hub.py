@@ -6,6 +6,7 @@ in memory, so the hub's side of every reader is the one the servers use."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 
 from liveblog.broadcast.channel import Channel
@@ -331,3 +332,94 @@ def test_fan_out_in_slices_keeps_every_reader_in_order(monkeypatch) -> None:  # 
     got, trace = asyncio.run(scenario())
     assert got == [[1, 2]] * 5
     assert trace == ["after publish: 2 queued", "other work"]
+
+
+def test_readers_catching_up_in_one_region_share_each_page_read_and_encoding() -> None:
+    """Fifty readers resuming at fifty places in the same stretch of the log cost one log read
+    per page between them, and past their first piece get the very same bytes objects."""
+    log = Log()
+    log.events = [event(seq, "x" * 400) for seq in range(1, 1001)]  # 2 chunks a page
+
+    async def scenario() -> tuple[list[list[bytes]], int]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        channel = hub.channel(blog_at(1000))  # as after a restart: nothing in memory
+        await asyncio.sleep(0.05)  # the new channel's one look at the log
+        log.reads = 0
+        got = await asyncio.gather(*(replayed(hub, channel, after=100 + k) for k in range(50)))
+        await hub.stop()
+        return list(got), log.reads
+
+    results, reads = asyncio.run(scenario())
+    assert reads == 4  # seqs 1-256, 257-512, 513-768, 769-1000
+    for k, pieces in enumerate(results):
+        assert ids(b"".join(pieces)) == list(range(101 + k, 1001))
+    # seqs 257-1000: three whole pages, two chunks each, the same bytes for every reader
+    first, other = results[0][-6:], results[49][-6:]
+    assert ids(b"".join(first))[0] == 257
+    assert all(a is b for a, b in zip(first, other, strict=True))
+
+
+def test_a_retraction_drops_the_shared_pages_of_the_log() -> None:
+    """A page read before a retraction (it holds the retracted text) is not replayed to a
+    reader who comes after the retraction was fanned out."""
+    log = Log()
+    log.events = [event(1, "SECRET"), event(2)]
+
+    async def scenario() -> tuple[bytes, bytes]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        channel = hub.channel(blog_at(2))
+        await asyncio.sleep(0.05)
+        before = b"".join(await replayed(hub, channel, after=0))
+        log.events[0] = event(1, "redacted")  # what the store does in the retraction transaction
+        log.events.append(event(3, kind=EventType.ENTRY_RETRACTED))
+        hub.publish(1, [log.events[2]])
+        await asyncio.sleep(0.01)
+        after = b"".join(await replayed(hub, channel, after=0))
+        await hub.stop()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert b"SECRET" in before
+    assert b"SECRET" not in after and ids(after) == [1, 2, 3]
+
+
+def test_a_page_read_across_a_retraction_is_not_shared_afterwards() -> None:
+    """A page whose read began before a retraction and ended after it reaches the reader who
+    was waiting for it, but nobody who asks once the retraction was fanned out."""
+    log = Log()
+    log.events = [event(1, "SECRET"), event(2)]
+    gate, reading = threading.Event(), threading.Event()
+    armed = False
+
+    def fetch(blog_id: int, after: int, limit: int) -> list[Event]:
+        seen = log.fetch(blog_id, after, limit)  # the read's snapshot: before the retraction
+        if armed:
+            reading.set()
+            gate.wait(5)
+        return seen
+
+    async def scenario() -> tuple[bytes, bytes]:
+        nonlocal armed
+        hub = InProcessHub(fetch)
+        await hub.start()
+        channel = hub.channel(blog_at(2))
+        await asyncio.sleep(0.05)
+        armed = True
+        early = asyncio.ensure_future(replayed(hub, channel, after=0))
+        await asyncio.to_thread(reading.wait, 5)
+        armed = False
+        log.events[0] = event(1, "redacted")
+        log.events.append(event(3, kind=EventType.ENTRY_RETRACTED))
+        hub.publish(1, [log.events[2]])
+        await asyncio.sleep(0.01)
+        gate.set()
+        waited = b"".join(await early)
+        late = b"".join(await replayed(hub, channel, after=0))
+        await hub.stop()
+        return waited, late
+
+    waited, late = asyncio.run(scenario())
+    assert ids(waited) == [1, 2]  # that reader gets the retraction live, after its replay
+    assert b"SECRET" not in late and ids(late) == [1, 2, 3]

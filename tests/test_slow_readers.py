@@ -1,4 +1,6 @@
-"""Readers that stop reading are cut off and never hold back the others (lean stream path)."""
+"""Readers that stop reading are cut off and never hold back the others; readers far behind
+catch up at their own pace and cost a bounded buffer. Every test runs on both writers: the
+socket writer `liveblog serve` uses for fresh connections and the portable ASGI one."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import LiveServer, Tokens, auth
 from sse import take
@@ -14,13 +17,22 @@ from sse import take
 SLUG = "storm"
 
 
+def phone(url: str, receive_buffer: int) -> socket.socket:
+    """A connection like a phone's: a small receive window, and segments of a real network's
+    size rather than loopback's 64 KiB (with those the server's kernel would buffer megabytes
+    for the reader, hidden from the server on the ASGI path, which cannot shrink it)."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1400)
+    sock.connect((host, int(port)))
+    return sock
+
+
 def raw_reader(url: str) -> socket.socket:
     """A reader that sends the request and then never reads: a tiny receive window, so the
     server's own buffers are what fill up."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, int(port)))
+    sock = phone(url, 4096)
     sock.sendall(f"GET /api/blogs/{SLUG}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     return sock
 
@@ -38,15 +50,21 @@ def was_cut_off(sock: socket.socket) -> bool:
     return True
 
 
-def start(db_url: str, tmp_path: Path, **settings: object) -> LiveServer:
-    return LiveServer(db_url, tmp_path, **settings).start()
+@pytest.fixture(params=["socket", "asgi"])
+def writer(request: pytest.FixtureRequest) -> str:
+    """Which writer carries the streams of the server the test starts."""
+    return str(request.param)
+
+
+def start(db_url: str, tmp_path: Path, writer: str, **settings: object) -> LiveServer:
+    return LiveServer(db_url, tmp_path, fast_stream=writer == "socket", **settings).start()
 
 
 def test_reader_over_the_buffer_limit_is_cut_off_others_get_everything(
-    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens, writer: str
 ) -> None:
     """Past 64 KiB unsent a stalled reader is disconnected; a reader that reads misses nothing."""
-    server = start(db_url, tmp_path, reader_buffer_bytes=64 * 1024)
+    server = start(db_url, tmp_path, writer, reader_buffer_bytes=64 * 1024)
     try:
         with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
             http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
@@ -69,10 +87,10 @@ def test_reader_over_the_buffer_limit_is_cut_off_others_get_everything(
 
 
 def test_reader_whose_socket_never_drains_is_cut_off_after_the_stall_time(
-    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens, writer: str
 ) -> None:
     """A reader with little unsent data but no progress for the stall time is disconnected."""
-    server = start(db_url, tmp_path, stall_seconds=0.5, keepalive_seconds=0.2)
+    server = start(db_url, tmp_path, writer, stall_seconds=0.5, keepalive_seconds=0.2)
     try:
         with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
             http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
@@ -91,11 +109,11 @@ def test_reader_whose_socket_never_drains_is_cut_off_after_the_stall_time(
 
 
 def test_reader_far_behind_catches_up_without_being_cut_off(
-    db_url: str, tmp_path: Path, team: object, tokens: Tokens
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens, writer: str
 ) -> None:
     """A reader returning 1,200 entries behind (over 1 MB, past both the hub's memory and the
     64 KiB live limit) gets every missed entry once, in order, then live ones, at its own pace."""
-    server = start(db_url, tmp_path, reader_buffer_bytes=64 * 1024)
+    server = start(db_url, tmp_path, writer, reader_buffer_bytes=64 * 1024)
     try:
         with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
             http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
@@ -103,9 +121,7 @@ def test_reader_far_behind_catches_up_without_being_cut_off(
             editor = svc.user_for_token(tokens.editor)
             for n in range(1, 1201):
                 svc.create_entry(editor, SLUG, body=f"entry {n} " + "word " * 150)
-            host, port = server.url.removeprefix("http://").split(":")
-            sock = socket.create_connection((host, int(port)))
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            sock = phone(server.url, 16384)
             sock.sendall(
                 f"GET /api/blogs/{SLUG}/stream HTTP/1.1\r\nHost: x\r\n"
                 "Last-Event-ID: 0\r\n\r\n".encode()
@@ -124,5 +140,45 @@ def test_reader_far_behind_catches_up_without_being_cut_off(
             sock.close()
         ids = [int(line[4:]) for line in data.split(b"\n") if line.startswith(b"id: ")]
         assert ids == list(range(1, 1202))
+    finally:
+        server.stop()
+
+
+def unsent_on_server(server: LiveServer) -> int:
+    """Bytes the server process holds for its connections that their sockets have not taken."""
+    connections = list(server.server.server_state.connections)
+    transports = [getattr(c, "transport", None) for c in connections]
+    return sum(t.get_write_buffer_size() for t in transports if t is not None)
+
+
+def test_a_stalled_reader_far_behind_costs_a_bounded_buffer(
+    db_url: str, tmp_path: Path, team: object, tokens: Tokens, writer: str
+) -> None:
+    """A reader 1,200 entries (about 2 MB of frames) behind that reads nothing makes the server
+    hold a piece of the replay, not the whole gap; once it reads, it gets every entry once."""
+    server = start(db_url, tmp_path, writer)
+    try:
+        with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
+            http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
+        svc = server.svc
+        editor = svc.user_for_token(tokens.editor)
+        for n in range(1, 1201):
+            svc.create_entry(editor, SLUG, body=f"entry {n} " + "word " * 150)
+        sock = phone(server.url, 4096)
+        sock.sendall(
+            f"GET /api/blogs/{SLUG}/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n".encode()
+        )
+        time.sleep(1.5)  # ample time to read and write the whole gap, were it not paced
+        held = unsent_on_server(server)
+        assert held < 256 * 1024, f"the server holds {held:,} bytes for a reader that reads nothing"
+        sock.settimeout(10)
+        data = b""
+        while data.count(b"\nid: ") < 1200:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the stream before the replay was done"
+            data += chunk
+        sock.close()
+        ids = [int(line[4:]) for line in data.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == list(range(1, 1201))
     finally:
         server.stop()

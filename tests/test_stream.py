@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import LiveServer, Tokens, auth
-from sse import frames, take
+from liveblog.service import Liveblog
+
+from conftest import LiveServer, Team, Tokens, auth
+from sse import events_in, exchange, frames, take
 
 SLUG = "election-night"
 
@@ -219,9 +221,14 @@ def test_keepalive_comments_flow_on_an_idle_stream(
                 "/api/blogs", json={"slug": SLUG, "title": "Quiet"}, headers=auth(tokens.editor)
             )
             with stream(http, STREAM) as response:
-                for frame in frames(response):
-                    if frame.comment:
+                got = []
+                for frame in frames(response):  # a read timeout fails the test
+                    got.append(frame)
+                    if sum(f.comment for f in got) == 2:
                         break
+        # Two comments, and nothing else but the head's retry hint: the stream stayed open
+        # and idle, and the comments kept coming.
+        assert [f.comment for f in got if f.data or f.comment] == [True, True]
     finally:
         server.stop()
 
@@ -231,3 +238,86 @@ def test_unknown_blog_stream_is_404(http: httpx.Client, blog: dict) -> None:
     r = http.get("/api/blogs/no-such-blog/stream")
     assert r.status_code == 404
     assert "no-such-blog" in r.json()["error"]
+
+
+def request(path: str, *headers: str) -> bytes:
+    lines = "".join(f"{h}\r\n" for h in headers)
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\n{lines}\r\n".encode()
+
+
+# (what the request carries, the header lines, the query, the answer the position rules give)
+POSITIONS = [
+    ("no position", [], "", "204"),
+    ("empty header: absent", ["Last-Event-ID: "], "", "204"),
+    ("blank header: absent", ["Last-Event-ID:    "], "", "204"),
+    ("empty header, the query counts", ["Last-Event-ID: "], "?last_event_id=1", "2 3"),
+    ("header wins over the query", ["Last-Event-ID: 2"], "?last_event_id=0", "3"),
+    ("repeated header, same value", ["Last-Event-ID: 1", "Last-Event-ID: 1"], "", "2 3"),
+    ("repeated header, two values", ["Last-Event-ID: 1", "Last-Event-ID: 2"], "", "resync"),
+    ("repeated header, one blank", ["Last-Event-ID: ", "Last-Event-ID: 1"], "", "2 3"),
+    ("blank query: absent", [], "?last_event_id=", "204"),
+    ("repeated query, same value", [], "?last_event_id=1&last_event_id=1", "2 3"),
+    ("repeated query, two values", [], "?last_event_id=0&last_event_id=2", "resync"),
+    ("not a number", ["Last-Event-ID: two"], "", "resync"),
+    ("ahead of the log", ["Last-Event-ID: 4"], "", "resync"),
+]
+
+
+def answer(url: str, data: bytes) -> list[str]:
+    """Each response on one connection as the position rules name it: 204, resync, or the ids
+    of the events replayed (the stream of an ended blog closes after its end)."""
+    said = []
+    for response in exchange(url, data):
+        if response.status != 200 or "event-stream" not in (response.header("content-type") or ""):
+            said.append(str(response.status))
+            continue
+        assert response.header("connection") == "close"
+        got = events_in(response.body)
+        if got == [(None, "resync")]:
+            said.append("resync")
+        else:
+            said.append(" ".join(str(i) for i, _ in got))
+    return said
+
+
+def test_position_edge_cases_are_answered_alike_on_both_writers(
+    live: LiveServer, http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """Empty, blank and repeated Last-Event-ID headers and query parameters get the same answer
+    on both writers: blank counts as absent, agreeing repeats once, disagreeing ones resync."""
+    publish(http, tokens.editor, "one")
+    publish(http, tokens.editor, "two")
+    r = http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
+    assert r.status_code == 200  # seq 3; a stream that reaches it closes
+    for case, headers, query, expected in POSITIONS:
+        assert answer(live.url, request(STREAM + query, *headers)) == [expected], case
+
+
+def test_pipelined_requests_are_answered_alike_on_both_writers(
+    live: LiveServer, http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """A stream pipelined behind another request is served after it; a request pipelined
+    behind a stream is never answered, since a stream is the last response on its connection."""
+    publish(http, tokens.editor, "one")
+    publish(http, tokens.editor, "two")
+    http.patch(f"/api/blogs/{SLUG}", json={"status": "ended"}, headers=auth(tokens.editor))
+    blog_then_stream = request(f"/api/blogs/{SLUG}") + request(STREAM, "Last-Event-ID: 1")
+    assert answer(live.url, blog_then_stream) == ["200", "2 3"]
+    for position, expected in (("1", "2 3"), ("3", "204"), ("x", "resync")):
+        stream_then_blog = request(STREAM, f"Last-Event-ID: {position}") + request("/healthz")
+        assert answer(live.url, stream_then_blog) == [expected], position
+
+
+def test_reader_ahead_of_this_node_gets_nothing_twice(
+    http: httpx.Client, svc: Liveblog, team: Team, tokens: Tokens, blog: dict
+) -> None:
+    """A reader who already has an event this node has not heard of (written by another
+    process) is not told to resync and is not sent that event again."""
+    with stream(http, STREAM) as first:  # the node's hub now follows the blog
+        publish(http, tokens.editor, "one")
+        assert [f.id for f in take(first, 1)] == [1]
+    svc.create_entry(team.editor, SLUG, body="written elsewhere")  # the node hears nothing
+    with stream(http, STREAM, headers={"Last-Event-ID": "2"}) as response:
+        publish(http, tokens.editor, "three")
+        got = take(response, 1)
+    assert [(f.id, f.json["entry"]["body"]) for f in got] == [(3, "three")]

@@ -12,9 +12,9 @@ once the connection is over, whatever ended it). In between:
   (broadcast/pages.py). Live frames arriving meanwhile wait behind the replay; only they
   count against the reader's buffer limit, so a phone a thousand entries behind catches up at
   its own pace instead of being cut off for being behind.
-- live: the hub calls `deliver` with the frame every reader shares. A reader whose unsent data
-  passes the limit, or whose connection has taken nothing for the stall time, is cut off and
-  resumes from its last id; nobody else waits for it.
+- live: the hub calls `deliver` with the frame every reader shares. A reader who still has more
+  than the limit unsent when a frame comes, or whose connection has taken nothing for the stall
+  time, is cut off and resumes from its last id; nobody else waits for it.
 - end: the `blog-ended` frame is the last thing written; on shutdown a retry hint drawn between
   0.5 and 3 s spreads the node's readers' reconnects.
 """
@@ -224,12 +224,16 @@ class StreamSession:
             if self.pending_bytes > self.limit:
                 self._stop(metrics.DROPPED_BUFFER)  # live frames outgrew a stalled replay
             return
+        if self.unsent() > self.limit:
+            # Still holding more than the limit from before: a reader who cannot keep up
+            # resumes from its last id. (Checked before the write, so that one frame larger
+            # than the limit still reaches a reader who keeps up, on either writer.)
+            self._stop(metrics.DROPPED_BUFFER)
+            return
         self.last_seq = seq
         self.send(frame)
         if final:
             self._finish()  # the blog ended: flush, then close
-        elif self.unsent() > self.limit:
-            self._stop(metrics.DROPPED_BUFFER)  # resumes from its last id
 
     def tick(self, now: float, keepalive: bool) -> None:
         if self.done:
