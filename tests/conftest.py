@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
+from liveblog import credentials
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.models import Role, User
 from liveblog.service import Liveblog
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from cluster import Cluster
 
 IN_CI = os.environ.get("CI") == "true"
+# Cheap argon2 for every password the suite hashes, here and in the `liveblog` processes tests
+# start (they inherit the environment); test_credentials.py checks the production parameters.
+os.environ[credentials.PROFILE_VARIABLE] = credentials.TEST_PROFILE
 
 
 def require_or_skip(condition: bool, reason: str) -> None:
@@ -44,6 +48,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def production_passwords() -> Iterator[None]:
+    """Passwords hashed and checked at production cost in this test (timing claims)."""
+    credentials.use_hasher(credentials.production_hasher())
+    yield
+    credentials.use_hasher(None)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from liveblog import cli
+from liveblog.settings import Settings
 
 from conftest import free_port
 
@@ -59,6 +64,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 def make_editor_token(data_dir: Path) -> str:
     """Create an editor through the CLI and return the token `token create` printed last."""
+    assert liveblog(data_dir, "migrate").returncode == 0  # only serve/migrate/demo make one
     made = liveblog(
         data_dir,
         "user",
@@ -95,6 +101,7 @@ def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
 
 def test_cli_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
     """A bad role, a short password or an unknown user is an error message, not a traceback."""
+    assert liveblog(tmp_path, "migrate").returncode == 0
     short = liveblog(
         tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin", stdin="short\n"
     )
@@ -283,3 +290,125 @@ def test_serve_refuses_bad_security_settings_with_a_message(
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 1, done.stderr
     assert variable in done.stderr and message in done.stderr and "Traceback" not in done.stderr
+
+
+# --- which database: named first, and never made by accident ---------------------------------
+
+REFUSED = [
+    ["user", "list"],
+    ["user", "create", "rita", "--role", "editor", "--password-stdin"],
+    ["user", "disable", "rita"],
+    ["user", "enable", "rita"],
+    ["user", "password", "rita", "--password-stdin"],
+    ["token", "create", "rita"],
+    ["token", "revoke"],
+    ["audit"],
+]
+
+
+@pytest.fixture
+def no_database_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("LIVEBLOG_DATA_DIR", "LIVEBLOG_DATABASE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.mark.usefixtures("no_database_settings")
+@pytest.mark.parametrize("command", REFUSED, ids=" ".join)
+def test_a_command_that_would_make_a_new_database_refuses(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run where there is no database (the default ./data, or a --data-dir with none), any
+    command but serve, migrate and demo says which database it looked for, names --data-dir and
+    LIVEBLOG_DATA_DIR, exits 1 and creates neither file nor directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    elsewhere = tmp_path / "elsewhere"
+    for extra, expected in (([], tmp_path / "data"), (["--data-dir", str(elsewhere)], elsewhere)):
+        assert cli.main([*command, *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines()[0] == f"database: {expected / 'liveblog.sqlite3'}", err
+        assert "--data-dir" in err and "LIVEBLOG_DATA_DIR" in err, err
+        assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_database_settings")
+def test_migrate_makes_the_database_that_other_commands_then_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`migrate` in a fresh directory makes ./data, saying its absolute path first; `user
+    list` there then runs on it, naming the same database."""
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "data" / "liveblog.sqlite3"
+    assert cli.main(["migrate"]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == f"database: {database}"
+    assert database.exists()
+    assert cli.main(["user", "list"]) == 0
+    assert capsys.readouterr().err.splitlines()[0] == f"database: {database}"
+
+
+def test_a_real_process_names_its_database_on_its_first_line(tmp_path: Path) -> None:
+    """The installed command, as an operator runs it, writes `database: <absolute path>` as
+    the first line of its stderr, for a relative --data-dir too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEBLOG_DATA")}
+    done = subprocess.run(
+        [sys.executable, "-m", "liveblog", "migrate", "--data-dir", "here"],
+        cwd=tmp_path,
+        env={**env, "LIVEBLOG_DATABASE_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    first = done.stderr.splitlines()[0]
+    assert first == f"database: {tmp_path.resolve() / 'here' / 'liveblog.sqlite3'}"
+
+
+def test_a_database_url_is_named_without_its_password(
+    pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a PostgreSQL URL that carries a password, the database line shows the URL with
+    the password as *** (here against the real server, which lets the test role in)."""
+    secret = "hunter2-not-to-be-shown"
+    user, at, rest = pg_url.partition("://")[2].partition("@")
+    assert at, pg_url
+    url = f"postgresql://{user}:{secret}@{rest}"
+    assert cli.main(["user", "list", "--database-url", url]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0] == f"database: postgresql://{user}:***@{rest}"
+    assert secret not in captured.err + captured.out
+
+
+def test_serve_names_its_database_in_its_own_log_format(tmp_path: Path) -> None:
+    """`serve` logging JSON gives the database line as a JSON record like its other lines."""
+    port = free_port()
+    env = {**os.environ, "LIVEBLOG_DATABASE_URL": "", "LIVEBLOG_LOG_FORMAT": "json"}
+    command = [sys.executable, "-m", "liveblog", "serve", "--data-dir", str(tmp_path)]
+    with subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            first = json.loads(proc.stderr.readline())
+        finally:
+            proc.terminate()
+    assert first["message"] == f"database: {tmp_path / 'liveblog.sqlite3'}", first
+    assert first["logger"] == "liveblog.cli" and first["level"] == "INFO"
+
+
+def test_settings_show_sqlite_as_a_path_and_hide_url_passwords(tmp_path: Path) -> None:
+    """The database label is the SQLite file's absolute path, or the URL with a password in
+    its user part or its query shown as ***."""
+    assert Settings(data_dir=tmp_path, database_url="").database_label() == str(
+        tmp_path / "liveblog.sqlite3"
+    )
+    for url, shown in [
+        ("postgresql://ed:pw@db:5432/live", "postgresql://ed:***@db:5432/live"),
+        ("postgresql://ed:p@ss@db/live", "postgresql://ed:***@db/live"),
+        ("postgresql://db/live?sslmode=require&password=pw", "postgresql://db/live?sslmode=require&password=***"),
+        ("postgresql://ed@db/live", "postgresql://ed@db/live"),
+    ]:  # fmt: skip
+        assert Settings(database_url=url).database_label() == shown

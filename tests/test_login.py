@@ -143,7 +143,7 @@ def test_login_and_desk_pages_keep_the_strict_csp(signed_in: httpx.Client) -> No
 
 
 def test_wrong_password_and_unknown_user_get_the_same_401_and_no_cookie(
-    browser: httpx.Client,
+    production_passwords: None, browser: httpx.Client
 ) -> None:
     """A wrong password and an unknown user name get the same 401 page, no session cookie,
     and take about as long (argon2 runs for unknown names too)."""

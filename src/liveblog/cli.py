@@ -4,27 +4,76 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from liveblog import credentials
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.errors import LiveblogError
 from liveblog.domain.models import Role
+from liveblog.logs import configure_logging
 from liveblog.render.jsonview import iso
 from liveblog.service import Liveblog
 from liveblog.settings import SettingError, Settings
 from liveblog.storage.sql import SqlStore
 
+log = logging.getLogger("liveblog.cli")
+
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The command's settings, made once: what the preamble announced is what the command uses."""
+    made: Settings | None = getattr(args, "settings", None)
+    if made is not None:
+        return made
     settings = Settings()
     if getattr(args, "data_dir", None):
         settings.data_dir = Path(args.data_dir)
     if getattr(args, "database_url", None):
         settings.database_url = args.database_url
+    args.settings = settings
     return settings
+
+
+def _announce(args: argparse.Namespace, settings: Settings) -> None:
+    """Say on stderr which database this command works on, before it touches anything: run
+    from another directory, `./data` is another database. A JSON-logging server says it as a
+    log record (so `--log-level warning` hides it there), everything else as a plain line."""
+    lines = [(logging.INFO, f"database: {settings.database_label()}")]
+    if credentials.cheap_hashing():
+        lines.append(
+            (
+                logging.WARNING,
+                "passwords are hashed with cheap test parameters "
+                f"({credentials.PROFILE_VARIABLE}={credentials.TEST_PROFILE}): never in production",
+            )
+        )
+    if args.func is cmd_serve and settings.log_format == "json":
+        try:
+            configure_logging(settings.log_format, args.log_level)
+        except ValueError as exc:
+            raise SettingError(f"LIVEBLOG_LOG_FORMAT: {exc}") from None
+        for level, line in lines:
+            log.log(level, line)
+        return
+    for _, line in lines:
+        print(line, file=sys.stderr)
+
+
+def _refuse_new_database(args: argparse.Namespace, settings: Settings) -> None:
+    """Only serve, migrate and demo may make a new SQLite database: any other command that
+    finds none was almost certainly run from the wrong directory, and an empty database would
+    answer it ("no user named rita") as if that were the truth."""
+    sqlite_file = settings.sqlite_file()
+    if getattr(args, "creates_database", False) or sqlite_file is None or sqlite_file.exists():
+        return
+    raise SettingError(
+        f"there is no database at {sqlite_file}: point --data-dir or LIVEBLOG_DATA_DIR at the "
+        "server's data directory (or --database-url or LIVEBLOG_DATABASE_URL at its database); "
+        "`liveblog migrate` makes a new one"
+    )
 
 
 def _service(args: argparse.Namespace) -> Liveblog:
@@ -166,10 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("LIVEBLOG_WORKERS", "1")),
         help="server processes on this port (LIVEBLOG_WORKERS; more than 1 needs PostgreSQL)",
     )
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, creates_database=True)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply schema migrations")
-    migrate.set_defaults(func=cmd_migrate)
+    migrate.set_defaults(func=cmd_migrate, creates_database=True)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     create = user.add_parser("create", parents=[common], help="create a user")
@@ -221,13 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, creates_database=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        settings = _settings(args)
+        _announce(args, settings)
+        _refuse_new_database(args, settings)
         return int(args.func(args))
     except LiveblogError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

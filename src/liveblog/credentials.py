@@ -6,17 +6,67 @@ import base64
 import functools
 import hashlib
 import hmac
+import os
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import DEFAULT_RANDOM_SALT_LENGTH, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import CHEAPEST
 
-_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 TOKEN_PREFIX = "lb_"
+PROFILE_VARIABLE = "LIVEBLOG_ARGON2_PROFILE"
+"""Test-only: `test` makes password hashing cheap, for test suites that create hundreds of
+users. Unset (or anything else) is production: the library's recommended parameters."""
+TEST_PROFILE = "test"
+
+
+def production_hasher() -> PasswordHasher:
+    """argon2id with the library's current recommended parameters (RFC 9106's low-memory
+    choice); when a new release raises them, passwords are rehashed at the next login."""
+    return PasswordHasher()
+
+
+def cheap_hasher() -> PasswordHasher:
+    """The library's cheapest cost, but a full-size salt and digest, so that stored hashes
+    have the production shape. For tests only: it stops no one guessing."""
+    return PasswordHasher(
+        time_cost=CHEAPEST.time_cost,
+        memory_cost=CHEAPEST.memory_cost,
+        parallelism=CHEAPEST.parallelism,
+        hash_len=32,
+        salt_len=DEFAULT_RANDOM_SALT_LENGTH,
+        type=Type.ID,
+    )
+
+
+_active: PasswordHasher | None = None
+
+
+def _hasher() -> PasswordHasher:
+    """Chosen once per process, at the first password hashed or checked."""
+    global _active
+    if _active is None:
+        cheap = os.environ.get(PROFILE_VARIABLE) == TEST_PROFILE
+        _active = cheap_hasher() if cheap else production_hasher()
+    return _active
+
+
+def use_hasher(hasher: PasswordHasher | None) -> None:
+    """Hash with `hasher` from now on; None chooses again from the environment. For tests
+    that need the production cost (login timing) in a process that runs with the test one."""
+    global _active
+    _active = hasher
+    _decoy_hash.cache_clear()
+
+
+def cheap_hashing() -> bool:
+    """True when this process hashes with less than the production cost (said at start)."""
+    active, production = _hasher(), production_hasher()
+    return active.memory_cost < production.memory_cost or active.time_cost < production.time_cost
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
@@ -24,7 +74,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     hash of a random password is checked instead, so the answer takes the same time either way
     and its timing does not tell who has an account."""
     try:
-        return _HASHER.verify(stored_hash or _decoy_hash(), password) and stored_hash is not None
+        return _hasher().verify(stored_hash or _decoy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -32,14 +82,14 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 def needs_rehash(stored_hash: str) -> bool:
     """True when the hash was made with weaker parameters than the current ones."""
     try:
-        return _HASHER.check_needs_rehash(stored_hash)
+        return _hasher().check_needs_rehash(stored_hash)
     except InvalidHashError:
         return False
 
 
 @functools.cache
 def _decoy_hash() -> str:
-    return _HASHER.hash(secrets.token_urlsafe(16))
+    return _hasher().hash(secrets.token_urlsafe(16))
 
 
 def new_token() -> str:

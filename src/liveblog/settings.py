@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MIN_SECRET_KEY = 32
+SQLITE_FILE = "liveblog.sqlite3"
 
 
 class SettingError(ValueError):
@@ -113,9 +116,49 @@ class Settings:
             )
         return self.secret_key.encode()
 
+    def sqlite_file(self) -> Path | None:
+        """The SQLite file the database is or will be (absolute), None for PostgreSQL or an
+        in-memory SQLite. Creates nothing."""
+        if not self.database_url:
+            return (self.data_dir / SQLITE_FILE).resolve()
+        scheme, _, rest = self.database_url.partition(":///")
+        if scheme.split("+", 1)[0] != "sqlite" or not rest or rest.startswith(":memory:"):
+            return None
+        return Path(rest.split("?", 1)[0]).resolve()
+
+    def database_label(self) -> str:
+        """What `database: …` says at the start of every command: the SQLite file's absolute
+        path, or the URL with any password hidden."""
+        sqlite_file = self.sqlite_file()
+        return str(sqlite_file) if sqlite_file is not None else hide_password(self.database_url)
+
     def resolved_database_url(self) -> str:
-        """SQLite in the data directory unless a database URL was given."""
+        """SQLite in the data directory unless a database URL was given (the directory is made
+        here). PostgreSQL without its driver stops here, saying which extra to install."""
         if self.database_url:
+            if self.database_url.startswith("postgresql") and not _has_postgres_driver():
+                raise SettingError(
+                    "LIVEBLOG_DATABASE_URL is a PostgreSQL database, but its driver is not "
+                    "installed: pip install 'liveblog[postgres]'"
+                )
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(self.data_dir / 'liveblog.sqlite3').resolve()}"
+        return f"sqlite:///{(self.data_dir / SQLITE_FILE).resolve()}"
+
+
+def hide_password(url: str) -> str:
+    """The URL with its password, if any, shown as `***` (`user:***@host`, `?password=***`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    tail = re.sub(r"([?&]password=)[^&]*", r"\1***", tail)
+    return f"{scheme}://{netloc}{tail}"
+
+
+def _has_postgres_driver() -> bool:
+    return importlib.util.find_spec("psycopg") is not None

@@ -15,11 +15,14 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Protocol
-
-import psycopg
+from typing import TYPE_CHECKING, Protocol
 
 from liveblog.domain.events import SIGNAL_CHANNEL, parse_signal
+
+if TYPE_CHECKING:
+    # The driver is an extra (liveblog[postgres]): imported where a bridge connects, so that a
+    # plain install serving SQLite never needs it.
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,8 @@ class PgBridge:
             self._stopping.wait(self.retry_seconds)
 
     def _listen(self) -> None:
+        import psycopg
+
         conn = psycopg.connect(
             self.url,
             autocommit=True,
