@@ -20,6 +20,8 @@ file into docs/benchmarks.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import argparse
 import json
 import math
@@ -283,7 +285,7 @@ def fmt(value: float, digits: int = 1) -> str:
     return "—" if value != value else f"{value:,.{digits}f}"
 
 
-def faults(runs: list[RunResult]) -> str:
+def faults(runs: Sequence[RunResult]) -> str:
     total = [
         sum(r.lost for r in runs),
         sum(r.duplicates for r in runs),

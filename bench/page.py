@@ -155,7 +155,9 @@ def main() -> None:
     path = save_results("page", tables)
     for t in tables:
         print(t["caption"])
-        for row in t["rows"]:
+        rows = t["rows"]
+        assert isinstance(rows, list)
+        for row in rows:
             print("  ", row)
     log(f"wrote {path}")
 

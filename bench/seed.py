@@ -45,7 +45,7 @@ def seed_blog(url: str, slug: str, count: int, batch: int = 5_000) -> None:
                 created_at=start,
                 updated_at=start,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
     done = 0
     while done < count:
         rows = []
@@ -71,7 +71,7 @@ def seed_blog(url: str, slug: str, count: int, batch: int = 5_000) -> None:
         with store.write() as tx:
             first_id = None
             for row in rows:  # ids are needed for revisions and events
-                entry_id = tx.conn.execute(entries.insert().values(**row)).inserted_primary_key[0]
+                entry_id = tx.conn.execute(entries.insert().values(**row)).inserted_primary_key[0]  # type: ignore[index]
                 first_id = first_id or entry_id
                 row["id"] = entry_id
             tx.conn.execute(

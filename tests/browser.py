@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import ConsoleMessage, Locator, Page, Request
+from playwright.sync_api import ConsoleMessage, FloatRect, Locator, Page, Request
 
 from conftest import LiveServer, auth
 
@@ -95,7 +95,7 @@ def entry(page: Page, entry_id: int) -> Locator:
     return page.locator(f"#entry-{entry_id}")
 
 
-def assert_not_moved(element: Locator, before: dict[str, float] | None) -> None:
+def assert_not_moved(element: Locator, before: FloatRect | None) -> None:
     """Within a pixel: scroll positions snap to whole device pixels."""
     after = element.bounding_box()
     assert before is not None and after is not None

@@ -43,8 +43,8 @@ class Accounts:
     """The service's sessions and users with the web's signer: what a browser's requests use,
     minus HTTP."""
 
-    def __init__(self, svc: Liveblog, signer: Signer) -> None:
-        self.svc, self.signer, self.store = svc, signer, svc.store
+    def __init__(self, store: SqlStore, svc: Liveblog, signer: Signer) -> None:
+        self.svc, self.signer, self.store = svc, signer, store
         self.set_password, self.set_disabled, self.users = (
             svc.set_password,
             svc.set_disabled,
@@ -69,7 +69,7 @@ class Accounts:
 def accounts(store: SqlStore, team: Team, clock: Clock) -> Accounts:
     policy = SessionPolicy(idle=timedelta(hours=12), lifetime=timedelta(days=14))
     svc = Liveblog(store, NullHub(), clock, policy)
-    return Accounts(svc, Signer(svc))
+    return Accounts(store, svc, Signer(svc))
 
 
 def cookie_for(accounts: Accounts, name: str = "eddie", password: str = "editor-password") -> str:

@@ -230,14 +230,14 @@ _IF_MATCH = [
 ]  # fmt: skip
 
 
-def _raw_headers(headers: dict[str, str]) -> dict[str, bytes]:
+def _raw_headers(headers: dict[str, str]) -> dict[bytes, bytes]:
     """Header values as bytes, so non-ASCII values go on the wire as a client might send them."""
     out = {}
     for name, value in headers.items():
         try:
-            out[name] = value.encode("latin-1")
+            out[name.encode("ascii")] = value.encode("latin-1")
         except UnicodeEncodeError:
-            out[name] = value.encode("utf-8")
+            out[name.encode("ascii")] = value.encode("utf-8")
     return out
 
 

@@ -7,6 +7,7 @@ import time
 import httpx
 
 from liveblog.broadcast.base import NullHub
+from liveblog.domain.events import Event
 from liveblog.service import Liveblog
 from liveblog.storage.sql import SqlStore
 
@@ -90,7 +91,7 @@ def test_a_retraction_waiting_behind_a_repair_already_invalidates_the_page(
     hub = live.app.state.hub
     real_fetch = hub.fetch
 
-    def slow_fetch(blog_id: int, after: int, limit: int) -> list:  # type: ignore[type-arg]
+    def slow_fetch(blog_id: int, after: int, limit: int) -> list[Event]:
         time.sleep(1.0)  # the log read of a loaded database
         return real_fetch(blog_id, after, limit)
 
