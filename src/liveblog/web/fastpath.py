@@ -1,11 +1,11 @@
 """The lean stream path: a fresh connection that asks for a blog's stream leaves ASGI.
 
 uvicorn's HTTP protocol parses the request as usual; when the head is a GET of
-/api/blogs/{slug}/stream we hand the socket to a `StreamConnection` (the same move uvicorn makes
-for a WebSocket upgrade). From then on the hub writes each event's pre-encoded frame straight to
-the transport: no task, queue, JSON or framework layer per reader per event, which is what lets
-one process hold ten thousand readers. The response is close-delimited (`Connection: close`),
-so the bytes on the wire are exactly the frames every reader shares.
+/api/blogs/{slug}/stream we hand the socket to a `SocketWriter` (web/streaming/), the same move
+uvicorn makes for a WebSocket upgrade. From then on the hub writes each event's pre-encoded
+frame straight to the transport: no task, queue, JSON or framework layer per reader per event,
+which is what lets one process hold ten thousand readers. The response is close-delimited
+(`Connection: close`), so the bytes on the wire are exactly the frames every reader shares.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import logging
 import re
 from typing import Any, cast
-from urllib.parse import parse_qs
 
 from uvicorn.protocols.utils import get_client_addr
 
@@ -23,7 +22,8 @@ from liveblog.service import Liveblog
 from liveblog.web.edge import GuardedProtocol, Refused, Released
 from liveblog.web.http import etag_matches
 from liveblog.web.pagecache import NewestPage, PageCache
-from liveblog.web.streamconn import StreamConnection
+from liveblog.web.streaming.position import position_of
+from liveblog.web.streaming.socketwriter import SocketWriter
 
 log = logging.getLogger(__name__)
 
@@ -137,17 +137,12 @@ class LiveblogHttpProtocol(GuardedProtocol):
         self.handed_over = True
         self.connections.discard(self)
         self._unset_keepalive_if_required()
-        raw = None
-        for name, value in self.headers:
-            if name == b"last-event-id":
-                raw = value.decode("latin-1")
-        if raw is None and match.group(2):
-            values = parse_qs(match.group(2).decode("latin-1")).get("last_event_id")
-            raw = values[-1] if values else None
-        conn = StreamConnection(self.app_state[HUB_KEY], self.server_state)
-        self.transport.set_protocol(conn)
-        conn.connection_made(self.transport)
-        conn.start(self.app_state[SERVICE_KEY], match.group(1).decode("ascii"), raw)
+        writer = SocketWriter(self.app_state[HUB_KEY], self.server_state)
+        self.transport.set_protocol(writer)
+        writer.connection_made(self.transport)
+        svc: Liveblog = self.app_state[SERVICE_KEY]
+        position = position_of(self.headers, match.group(2) or b"")
+        writer.session.open(svc.blog, match.group(1).decode("ascii"), position)
 
 
 async def _confirm(hub: InProcessHub, svc: Liveblog, page: NewestPage, slug: str) -> None:
