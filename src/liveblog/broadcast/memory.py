@@ -20,7 +20,7 @@ from typing import Any
 from liveblog import metrics
 from liveblog.broadcast.channel import Channel, Sink
 from liveblog.broadcast.pages import Fetch, LogPages
-from liveblog.broadcast.replay import Replay
+from liveblog.broadcast.replay import Pacer, Replay
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import Blog, BlogStatus
 from liveblog.render.sse import event_frame
@@ -53,12 +53,13 @@ class InProcessHub:
         self.channels: dict[int, Channel] = {}
         self.by_slug: dict[str, Channel] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.pacer = Pacer()  # turns among readers catching up
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
+        self.loop = self.pacer.loop = asyncio.get_running_loop()
         self._spawn(self._ticker())
 
     def close_all(self, reason: str = SHUTTING_DOWN) -> None:

@@ -3,12 +3,16 @@
 One iterator for every writer: the pieces come from the blog's shared pages (broadcast/pages.py),
 built from the channel's memory of recent frames when that reaches back far enough, else read
 from the log. The caller asks for the next piece only when its connection has room, so a reader
-any distance behind costs one piece of buffer, never the whole gap.
+any distance behind costs one piece of buffer, never the whole gap; and readers take turns
+(`Pacer`), so a storm of them never holds up the live fan-out.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from itertools import islice
+from typing import Protocol
 
 from liveblog.broadcast.channel import Channel
 from liveblog.broadcast.pages import PAGE_EVENTS, Page, page_of
@@ -61,3 +65,53 @@ def recent_page(channel: Channel, seq: int) -> Page | None:
     page = Page(start + 1, frames)
     channel.pages.keep(page)
     return page
+
+
+class Pumped(Protocol):
+    """A reader with replay pieces to write, as the pacer sees it."""
+
+    def pump(self, pieces: int) -> int:
+        """Write up to `pieces` pieces while the connection has room; return the bytes written.
+        Asks the pacer for another turn itself if it has more and still has room."""
+        ...
+
+
+class Pacer:
+    """Takes turns among readers catching up, a bounded amount of writing per turn of the
+    event loop. On loopback or a fast network a reader's socket takes a whole replay at once;
+    a thousand readers coming back together would then hold the loop for seconds, and the
+    readers who stayed would wait that long for the next live event. In turns, fan-out slices
+    and new connections run between every megabyte of replay."""
+
+    TURN_BYTES = 1024 * 1024
+    PIECES = 2  # per reader per turn: round-robin, so nobody waits behind one reader's gap
+
+    def __init__(self) -> None:
+        self.ready: deque[Pumped] = deque()
+        self.waiting: set[Pumped] = set()
+        self.scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def want(self, reader: Pumped) -> None:
+        """`reader` has a piece to write and room for it: give it a turn soon."""
+        if reader in self.waiting:
+            return
+        self.waiting.add(reader)
+        self.ready.append(reader)
+        if not self.scheduled:
+            self.scheduled = True
+            loop = self.loop or asyncio.get_running_loop()
+            loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self.scheduled = False
+        budget = self.TURN_BYTES
+        ready, waiting = self.ready, self.waiting
+        while ready and budget > 0:
+            reader = ready.popleft()
+            waiting.discard(reader)
+            budget -= reader.pump(self.PIECES)
+        if ready and not self.scheduled:
+            self.scheduled = True
+            loop = self.loop or asyncio.get_running_loop()
+            loop.call_soon(self._turn)

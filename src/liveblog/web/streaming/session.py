@@ -8,8 +8,9 @@ once the connection is over, whatever ended it). In between:
   204 (EventSource stops reconnecting).
 - replay: what the reader missed, one piece (about 64 KiB) at a time, each written only when
   the writer says little is unsent (`drained`), so a reader any distance behind costs one
-  piece of buffer. Pieces come from pages shared by all readers catching up
-  (broadcast/pages.py). Live frames arriving meanwhile wait behind the replay; only they
+  piece of buffer, and in turns with every other reader catching up (the hub's pacer), so a
+  storm of them never holds up live delivery. Pieces come from pages shared by all readers
+  catching up (broadcast/pages.py). Live frames arriving meanwhile wait behind the replay; only they
   count against the reader's buffer limit, so a phone a thousand entries behind catches up at
   its own pace instead of being cut off for being behind.
 - live: the hub calls `deliver` with the frame every reader shares. A reader who still has more
@@ -159,34 +160,42 @@ class StreamSession:
         if after < upto:
             self.pending = []
             self.replay = self.hub.replay(channel, after, upto)
-            self._pump()
+            self.hub.pacer.want(self)
 
     # --- replay -----------------------------------------------------------------------------
 
     def drained(self) -> None:
         """The writer's signal that little is unsent."""
-        if self.replay is not None:
-            self._pump()
+        if self.replay is not None and not self.loading:
+            self.hub.pacer.want(self)
 
-    def _pump(self) -> None:
-        """Write replay pieces while the connection keeps up; then hand over to live frames."""
+    def pump(self, pieces: int) -> int:
+        """The pacer's turn: write up to `pieces` replay pieces while the connection keeps up,
+        then hand over to live frames once the replay is done. Returns the bytes written."""
         replay = self.replay
         if replay is None or self.done or self.loading:
-            return
+            return 0
         send, unsent = self.send, self.unsent
+        written = 0
         while unsent() <= LOW_WATER:
+            if not pieces:
+                self.hub.pacer.want(self)  # room for more: another turn
+                return written
             piece = replay.next_piece()
             if piece is None:
                 if replay.done:
                     break
                 self.loading = True
                 self.hub.spawn(self._load(replay))
-                return
+                return written
             send(piece)
+            written += len(piece)
+            pieces -= 1
             if replay.done:
                 break
         if replay.done:
             self._go_live()
+        return written  # else drained() brings the next turn
 
     async def _load(self, replay: Replay) -> None:
         try:
@@ -200,7 +209,8 @@ class StreamSession:
             raise
         finally:
             self.loading = False
-        self._pump()
+        if not self.done:
+            self.hub.pacer.want(self)
 
     def _go_live(self) -> None:
         waiting, self.pending, self.pending_bytes = self.pending or [], None, 0
