@@ -24,6 +24,10 @@ the server closes comes back 3 s later with its `Last-Event-ID` (counted as "ser
 The log variant (`--log-gap`, one run): more entries are published while the deploy readers are
 away than the hub keeps in memory (1,024 frames), so their replay is read from the log.
 
+The restart variant (`--restart-readers`, one run; bench/restart.py): every reader of a node
+(10,000) reconnects at once to the node's new process, a few entries behind, the replay from
+the log.
+
 nginx + nchan is not run: it resumes `Last-Event-ID` only from its in-memory message buffer
 (16 messages in the peer configuration, gone on restart), not from a durable log, so there is
 no comparable catch-up to measure.
@@ -62,6 +66,8 @@ from bench.common import (
     wait_until_quiet,
 )
 from bench.readers import Collected, ReaderPool
+from bench.restart import VARIANT as RESTART
+from bench.restart import restart_table, run_restart
 
 RECENT_FRAMES = 1024  # liveblog.broadcast.channel.RECENT_FRAMES: the hub's replay memory
 BEFORE, DOWNTIME, STORM, AFTER = "before", "downtime", "storm", "after"
@@ -222,6 +228,14 @@ class Publisher(threading.Thread):
 
 
 def run_one(variant: str, run: int, args: argparse.Namespace) -> RunResult:
+    if variant == RESTART:
+        restart = RunResult(RESTART, run, 0, args.restart_readers)
+        try:
+            run_restart(restart, args, blog_seq, analyse_deploy)
+        except Exception as exc:  # a failed run is reported, the session goes on
+            restart.error = f"{type(exc).__name__}: {exc}"
+            log(f"run failed: {restart.error}")
+        return restart
     is_log = variant == "log"
     stayed_n = args.log_stayed if is_log else args.stayed
     deploy_n = args.log_deploy if is_log else args.deploy
@@ -655,7 +669,10 @@ def tables(results: list[RunResult], args: argparse.Namespace) -> list[dict[str,
             run_rows,
         ),
     ]
-    return out + targets(results, args)
+    restarts = [r for r in results if r.variant == RESTART]
+    if restarts:
+        out.append(restart_table(restarts, args, fmt, faults))
+    return out + targets(results, args) + shared_targets(results)
 
 
 def targets(results: list[RunResult], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -698,6 +715,51 @@ def targets(results: list[RunResult], args: argparse.Namespace) -> list[dict[str
     return [table("Issue 3 targets: catch-up", ["target", "goal", "measured", ""], rows, [note])]
 
 
+def shared_targets(results: list[RunResult]) -> list[dict[str, Any]]:
+    """Issue 9: readers resuming from the same stretch of the log share its reads."""
+    rows = []
+    log_runs = [r for r in results if r.variant == "log" and not r.error]
+    if log_runs:
+        r = log_runs[-1]
+        whole = r.complete == r.deploy and not (r.lost + r.duplicates + r.out_of_order)
+        rows.append(
+            [
+                f"{r.deploy:,} readers {r.behind_min:,} entries behind reconnect at once",
+                "all complete in under 3 s",
+                f"{r.complete:,}/{r.deploy:,} complete in {fmt(r.storm_caught_up_ms)} ms",
+                "met" if whole and r.storm_caught_up_ms < 3000 else "**not met**",
+            ]
+        )
+        p99 = phase_value(r, STORM, "delivery_p99_ms")
+        rows.append(
+            [
+                f"live delivery p99 of the {r.stayed:,} readers who stayed, meanwhile",
+                "under 100 ms",
+                f"{fmt(p99)} ms (sent during the catch-up: {fmt(r.in_storm.delivery_p99_ms)} ms)",
+                "met" if p99 < 100 and r.in_storm.delivery_p99_ms < 100 else "**not met**",
+            ]
+        )
+    restarts = [r for r in results if r.variant == RESTART and not r.error]
+    if restarts:
+        r = restarts[-1]
+        bad = r.lost + r.duplicates + r.out_of_order + r.reconnect_failures
+        rows.append(
+            [
+                f"{r.deploy:,} readers reconnect at once after a restart",
+                "zero faults",
+                f"{r.complete:,}/{r.deploy:,} complete; {faults([r])} faults; "
+                f"{r.reconnect_failures} reconnect failures",
+                "met" if r.complete == r.deploy and not bad else "**not met**",
+            ]
+        )
+    if not rows:
+        return []
+    note = "Issue 9, target 4; the last run of each variant."
+    return [
+        table("Issue 9 targets: shared catch-up", ["target", "goal", "measured", ""], rows, [note])
+    ]
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -724,6 +786,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=120.0,
         help="seconds the log variant's deploy readers may take to get every entry",
+    )
+    parser.add_argument(
+        "--restart-readers",
+        type=int,
+        default=10000,
+        help="readers reconnecting after a server restart (0: skip that variant)",
+    )
+    parser.add_argument(
+        "--restart-gap", type=int, default=20, help="entries published to the new process first"
     )
     parser.add_argument("--deploy-processes", type=int, default=1)
     parser.add_argument(
@@ -779,6 +850,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = [("memory", run) for run in range(1, args.runs + 1)]
     if args.log_gap:
         plan.append(("log", 1))
+    if args.restart_readers:
+        plan.append((RESTART, 1))
     path = RESULTS_DIR
     for variant, run in plan:
         for attempt in range(args.retries + 1):

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import re
 import socket
 import time
 from array import array
@@ -36,6 +37,7 @@ from bench.common import ANCILLARY_SPACE, HOST, SO_TIMESTAMPNS, TIMESPEC, raise_
 
 RECV_SIZE = 256 * 1024
 MARKER = b"bench-"
+MARKED = re.compile(rb"bench-(\d+)[^\n]*")  # a frame's first marker, and the rest of its line
 CONNECT_ATTEMPTS = 3
 LAG_BUCKETS = 10_000
 
@@ -307,42 +309,57 @@ class Client:
             reader.buf = b""
             if not data:
                 return
-        buf = reader.buf + data if reader.buf else data
-        start = 0
+        # Only complete frames (ended by a blank line) are read; the rest waits for more data.
+        # The leftover of the last call is at most one frame: it is joined with the start of
+        # the new data alone, never copied along with all of it.
         ts = 0
-        while True:
-            end = buf.find(b"\n\n", start)
-            if end < 0:
-                break
-            if self.spec.track_ids:
-                self.note_id(reader, buf, start, end)
-            at = buf.find(MARKER, start, end)
-            while at >= 0:
-                digits = at + len(MARKER)
-                stop = digits
-                while stop < end and 48 <= buf[stop] <= 57:
-                    stop += 1
-                if stop > digits:
-                    if not ts:
-                        ts = self.timestamp(anc)
-                        lag = (time.time_ns() - ts) // 1_000_000
-                        self.counts.read_lag_ms[lag if 0 <= lag < LAG_BUCKETS else LAG_BUCKETS] += 1
-                    self.record(reader, int(buf[digits:stop]), ts, buf, start, end)
-                    break
-                at = buf.find(MARKER, stop, end)
-            start = end + 2
-        reader.buf = buf[start:] if start < len(buf) else b""
+        start = 0
+        left = reader.buf
+        if left:
+            if left.endswith(b"\n") and data.startswith(b"\n"):
+                first_end = 0  # the blank line straddles the two reads
+            else:
+                first_end = data.find(b"\n\n")
+                if first_end < 0:
+                    reader.buf = left + data
+                    return
+                first_end += 1
+            frame = left + data[: first_end + 1]
+            ts = self.frames(reader, frame, 0, len(frame), anc, ts)
+            start = first_end + 1
+        end = data.rfind(b"\n\n", start)
+        if end < 0:
+            reader.buf = data[start:] if left else data
+            return
+        self.frames(reader, data, start, end + 2, anc, ts)
+        reader.buf = data[end + 2 :]
+
+    def frames(self, reader: Reader, buf: bytes, start: int, end: int, anc: Any, ts: int) -> int:
+        """Record the marker of every frame in buf[start:end] (complete frames only). A frame's
+        data is one line of JSON whose entry carries the marker in its body and again in its
+        html: the first one counts and the pattern takes the rest of the line with it. Returns
+        the receive timestamp, read from `anc` the first time one is needed."""
+        if self.spec.track_ids:
+            self.note_id(reader, buf, start, end)
+        for match in MARKED.finditer(buf, start, end):
+            if not ts:
+                ts = self.timestamp(anc)
+                lag = (time.time_ns() - ts) // 1_000_000
+                self.counts.read_lag_ms[lag if 0 <= lag < LAG_BUCKETS else LAG_BUCKETS] += 1
+            self.record(reader, int(match.group(1)), ts, buf, match.start())
+        return ts
 
     @staticmethod
     def note_id(reader: Reader, buf: bytes, start: int, end: int) -> None:
-        """The frame's `id:` field (a line of its own), if it has one."""
-        if buf.startswith(b"id: ", start):
+        """The `id:` field (a line of its own) of the last frame in buf[start:end] that has
+        one: where this reader would resume."""
+        at = buf.rfind(b"\nid: ", start, end)
+        if at >= 0:
+            at += 1
+        elif buf.startswith(b"id: ", start):
             at = start
         else:
-            at = buf.find(b"\nid: ", start, end)
-            if at < 0:
-                return
-            at += 1
+            return
         stop = buf.find(b"\n", at, end)
         digits = buf[at + 4 : stop if stop >= 0 else end]
         if digits.isdigit():
@@ -356,7 +373,7 @@ class Client:
                 return sec * 1_000_000_000 + nsec
         return time.time_ns()  # no timestamp: fall back to the client's own clock
 
-    def record(self, reader: Reader, n: int, ts: int, buf: bytes, start: int, end: int) -> None:
+    def record(self, reader: Reader, n: int, ts: int, buf: bytes, at: int) -> None:
         publishes = self.spec.publishes
         if not 1 <= n <= publishes:
             return
@@ -370,7 +387,9 @@ class Client:
         else:
             reader.last = n
         if not self.counts.frame_bytes:
-            frame = buf[start:end]
+            start = buf.rfind(b"\n\n", 0, at) + 2 if buf.rfind(b"\n\n", 0, at) >= 0 else 0
+            stop = buf.find(b"\n\n", at)
+            frame = buf[start : stop if stop >= 0 else len(buf)]
             self.counts.frame_bytes = len(frame) + 2
             self.counts.frame_data_bytes = sum(
                 len(line) - 6 for line in frame.split(b"\n") if line.startswith(b"data: ")
