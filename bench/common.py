@@ -359,6 +359,7 @@ class LiveblogServer:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.setup:
+            self._cli("migrate")  # the other commands refuse to make a new, empty database
             self._cli(
                 "user",
                 "create",
