@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -93,6 +94,17 @@ def team(svc: Liveblog) -> Team:
     )
 
 
+class PromptServer(uvicorn.Server):
+    """uvicorn's server, looking for `should_exit` every 10 ms instead of every 100 ms: the
+    suite stops a few hundred servers, and each stop otherwise waits for that tick."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            await asyncio.sleep(0.01)
+
+
 class LiveServer:
     """The real app on a real loopback port, served by uvicorn in a background thread."""
 
@@ -105,7 +117,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = make_config(self.app, "127.0.0.1", self.port, "warning")
         config.timeout_graceful_shutdown = 1
-        self.server = uvicorn.Server(config)
+        self.server = PromptServer(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
