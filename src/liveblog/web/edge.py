@@ -374,6 +374,7 @@ class CountedStreams:
 async def _refuse_asgi(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": message, "status": status}).encode()
     own = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    own += [*_retry(status), (b"connection", b"close")]  # closed, as the lean path does
     # Inside SecurityHeaders, which adds the common headers; only the view's own here.
-    await send({"type": "http.response.start", "status": status, "headers": own + _retry(status)})
+    await send({"type": "http.response.start", "status": status, "headers": own})
     await send({"type": "http.response.body", "body": body})
