@@ -21,7 +21,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         micros_text, id_text = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        moment = _EPOCH + timedelta(microseconds=int(micros_text))
-        return moment, int(id_text)
+        moment, entry_id = _EPOCH + timedelta(microseconds=int(micros_text)), int(id_text)
+        if not 0 < entry_id < 2**63:  # no entry has such an id (ids are 64-bit)
+            raise ValueError(entry_id)
+        return moment, entry_id
     except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         raise InvalidInput("before", "not a cursor this API returned") from None

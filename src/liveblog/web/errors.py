@@ -25,6 +25,7 @@ from liveblog.domain.errors import (
     VersionConflict,
     VersionRequired,
 )
+from liveblog.web.headers import response_headers
 from liveblog.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,11 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(request, 500, "internal error; it has been logged")
+    response = error_response(request, 500, "internal error; it has been logged")
+    # Starlette answers this one outside every middleware: the common headers are added here.
+    # The server closes the connection once the error has been re-raised to it: say so.
+    response.raw_headers = response_headers([*response.raw_headers, (b"connection", b"close")])
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
+from liveblog.domain.errors import NotFound
 from liveblog.domain.models import Blog, Entry, EntryStatus
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.service import Liveblog
@@ -102,6 +103,8 @@ def _render_blog_page(
 
 @router.get("/blogs/{slug}/entries/{entry_id}", response_class=HTMLResponse)
 def entry_page(slug: str, entry_id: int, request: Request, svc: Svc) -> Response:
+    if not 0 < entry_id < 2**63:  # as the API answers: an id no entry can have is not found
+        raise NotFound(f"no entry {entry_id} in this blog")
     blog = svc.blog(slug)
     entry = svc.entry(slug, entry_id)
     etag = seq_etag(blog.id, blog.seq, f"e{entry_id}")
