@@ -449,33 +449,37 @@
   // --- the live stream of what readers see ---------------------------------------------------
 
   var activityTimer = null;
-  function applyEvent(type, data) {
+  function changed() {
     // One activity refresh per burst of events, not one per event.
     clearTimeout(activityTimer);
     activityTimer = setTimeout(loadActivity, 500);
-    if (type === "entry-published" || type === "entry-updated") upsert(data.entry);
-    else if (type === "entry-retracted") {
-      var gone = document.getElementById("desk-entry-" + data.entry.id);
-      if (gone && gone.parentNode === list) list.removeChild(gone);
-    } else if (type === "blog-ended" || type === "blog-updated") {
-      showBlog(data.blog);
-    }
   }
 
-  var source = null;
+  function removeEntry(data) {
+    var gone = document.getElementById("desk-entry-" + data.entry.id);
+    if (gone && gone.parentNode === list) list.removeChild(gone);
+  }
+
+  var STATES = { live: "· live", reconnecting: "· reconnecting…", closed: "· closed", ended: "· ended" };
+  var stream = null;
   function connect(seq) {
-    if (source) source.close();
-    source = new EventSource(base + "/stream?last_event_id=" + seq);
-    ["entry-published", "entry-updated", "entry-retracted", "blog-updated", "blog-ended"].forEach(function (type) {
-      source.addEventListener(type, function (event) { applyEvent(type, JSON.parse(event.data)); });
+    // The same stream client as the reader page (static/live_stream.js), from the seq the list
+    // was read at.
+    if (stream) stream.close();
+    stream = window.LiveblogStream.open({
+      slug: slug,
+      seq: seq,
+      on: {
+        "entry-published": function (data) { changed(); upsert(data.entry); },
+        "entry-updated": function (data) { changed(); upsert(data.entry); },
+        "entry-retracted": function (data) { changed(); removeEntry(data); },
+        "blog-updated": function (data) { changed(); showBlog(data.blog); },
+        "blog-ended": function (data) { changed(); showBlog(data.blog); },
+      },
+      state: function (name) { streamState.textContent = STATES[name]; },
+      resync: start, // read the list afresh, and listen from there
+      live: function () { return document.getElementById("blog-status").textContent === "live"; },
     });
-    source.addEventListener("resync", function () { start(); });
-    source.addEventListener("blog-ended", function () { streamState.textContent = "· ended"; });
-    source.onopen = function () { streamState.textContent = "· live"; };
-    source.onerror = function () {
-      // CLOSED: the server said there is nothing more (an ended blog), not a network blip.
-      streamState.textContent = this.readyState === EventSource.CLOSED ? "· closed" : "· reconnecting…";
-    };
   }
 
   function start() {

@@ -22,10 +22,9 @@
   localiseTimes(document);
 
   var main = document.querySelector("main[data-live]");
-  if (!main || !window.EventSource) return;
+  if (!main || !window.EventSource || !window.LiveblogStream) return;
 
   var slug = main.dataset.slug;
-  var seq = parseInt(main.dataset.seq, 10) || 0;
   var pinnedBox = document.getElementById("pinned");
   var list = document.getElementById("entries");
   var template = document.getElementById("entry-template");
@@ -33,8 +32,6 @@
   var newButton = document.getElementById("new-updates");
   var emptyNote = document.getElementById("no-entries");
   var waiting = []; // entries held back while the reader is scrolled down
-  var source = null;
-  var retryDelay = 1000;
 
   function announce(text) {
     announcer.textContent = "";
@@ -237,54 +234,24 @@
     main.dataset.status = blog.status;
   }
 
-  function handle(type, event) {
-    var id = parseInt(event.lastEventId, 10);
-    if (!isNaN(id)) {
-      if (id <= seq) return; // seen already (e.g. the page was rendered after it)
-      seq = id;
-    }
-    var data = JSON.parse(event.data);
-    if (data.entry && data.entry.redacted) return;
-    if (type === "entry-published") onPublished(data.entry);
-    else if (type === "entry-updated") onUpdated(data.entry);
-    else if (type === "entry-retracted") onRetracted(data);
-    else if (type === "blog-updated") onBlog(data.blog);
-    else if (type === "blog-ended") {
-      stop(); // before the server closes the stream, so the browser does not reconnect
-      onBlog(data.blog);
-      announce("This live blog has ended.");
-    }
-  }
-
-  function stop() {
-    if (source) source.close();
-    source = null;
+  function onEnded(blog) {
+    onBlog(blog);
+    announce("This live blog has ended.");
   }
 
   function connect() {
-    // The page knows which seq it shows; the stream starts right after it. On reconnects the
-    // browser sends Last-Event-ID itself, which the server prefers to this parameter.
-    source = new EventSource("/api/blogs/" + encodeURIComponent(slug) + "/stream?last_event_id=" + seq);
-    ["entry-published", "entry-updated", "entry-retracted", "blog-updated", "blog-ended"].forEach(function (type) {
-      source.addEventListener(type, function (event) { handle(type, event); });
-    });
-    source.addEventListener("resync", function () {
-      stop();
-      var last = parseInt(sessionStorage.getItem("liveblog-resync") || "0", 10);
-      if (Date.now() - last > 30000) {
-        sessionStorage.setItem("liveblog-resync", String(Date.now()));
-        location.reload();
-      }
-    });
-    source.addEventListener("open", function () { retryDelay = 1000; });
-    source.addEventListener("error", function () {
-      // The browser retries by itself unless the server refused outright; then we retry with
-      // backoff and jitter, but only while the blog is live.
-      if (source && source.readyState === EventSource.CLOSED && main.dataset.status === "live") {
-        stop();
-        setTimeout(connect, retryDelay + Math.random() * retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 60000);
-      }
+    // The stream starts right after the seq this page was rendered at (static/live_stream.js).
+    window.LiveblogStream.open({
+      slug: slug,
+      seq: parseInt(main.dataset.seq, 10) || 0,
+      on: {
+        "entry-published": function (data) { onPublished(data.entry); },
+        "entry-updated": function (data) { onUpdated(data.entry); },
+        "entry-retracted": onRetracted,
+        "blog-updated": function (data) { onBlog(data.blog); },
+        "blog-ended": function (data) { onEnded(data.blog); },
+      },
+      live: function () { return main.dataset.status === "live"; },
     });
   }
 
