@@ -423,3 +423,29 @@ def test_a_page_read_across_a_retraction_is_not_shared_afterwards() -> None:
     waited, late = asyncio.run(scenario())
     assert ids(waited) == [1, 2]  # that reader gets the retraction live, after its replay
     assert b"SECRET" not in late and ids(late) == [1, 2, 3]
+
+
+def test_a_gap_past_the_hubs_memory_comes_from_the_log_then_from_memory() -> None:
+    """A reader whose gap begins before the hub's memory of recent frames gets that part from
+    the log and the rest from memory: every frame once, in order, and no log read for what
+    memory holds."""
+    log = Log()
+
+    async def scenario() -> tuple[list[int], int, int]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        channel = hub.channel(blog_at(0))
+        await asyncio.sleep(0.05)
+        for seq in range(1, 1301):  # memory keeps the newest 1,024: seqs 277-1300
+            log.events.append(event(seq))
+            hub.publish(1, [log.events[-1]])
+        await asyncio.sleep(0.05)
+        log.reads = 0
+        pieces = await replayed(hub, channel, after=0)
+        await hub.stop()
+        return ids(b"".join(pieces)), log.reads, channel.floor
+
+    got, reads, floor = asyncio.run(scenario())
+    assert floor == 276
+    assert got == list(range(1, 1301))
+    assert reads == 2  # seqs 1-256 and 257-512; 513-1300 from memory

@@ -55,14 +55,17 @@ class Replay:
 def recent_page(channel: Channel, seq: int) -> Page | None:
     """The page holding `seq` as far as the channel's recent frames have it, kept for the next
     reader; None when they do not reach back to `seq`."""
-    floor = channel.floor
-    if not floor < seq <= channel.seq:
+    recent = channel.recent
+    if not recent or not channel.floor < seq <= channel.seq:
         return None
+    oldest = recent[0][0]  # the recent frames are one per seq, oldest first
     index = page_of(seq)
-    start = max(floor, index * PAGE_EVENTS)  # the recent frames cover (floor, channel.seq]
-    stop = min(channel.seq, (index + 1) * PAGE_EVENTS)
-    frames = [frame for _, frame in islice(channel.recent, start - floor, stop - floor)]
-    page = Page(start + 1, frames)
+    start = max(oldest, index * PAGE_EVENTS + 1)
+    stop = min(recent[-1][0], (index + 1) * PAGE_EVENTS)
+    picked = list(islice(recent, start - oldest, stop - oldest + 1))
+    if not picked or picked[0][0] != start or picked[-1][0] != stop:
+        return None  # not as consecutive as they should be: the log knows better
+    page = Page(start, [frame for _, frame in picked])
     channel.pages.keep(page)
     return page
 

@@ -257,6 +257,9 @@ class StreamSession:
     def close(self, reason: str) -> None:
         if self.done:
             return
+        if self.channel is None:
+            self._stop(None)  # still opening: no response begun, so nothing to end politely
+            return
         if reason == SHUTTING_DOWN:
             # Spread the reconnects of everyone on this node over a few seconds.
             self.send(retry_frame(random.randint(500, RETRY_MS)))
