@@ -62,9 +62,15 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("server did not start")
 
 
+def migrate(data_dir: Path) -> None:
+    """`liveblog migrate` (in this process: quicker), which the other commands need first."""
+    url = f"sqlite:///{data_dir / 'liveblog.sqlite3'}"
+    assert cli.main(["migrate", "--database-url", url]) == 0
+
+
 def make_editor_token(data_dir: Path) -> str:
     """Create an editor through the CLI and return the token `token create` printed last."""
-    assert liveblog(data_dir, "migrate").returncode == 0  # only serve/migrate/demo make one
+    migrate(data_dir)
     made = liveblog(
         data_dir,
         "user",
@@ -101,7 +107,7 @@ def test_user_and_token_commands_give_a_working_token(tmp_path: Path) -> None:
 
 def test_cli_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
     """A bad role, a short password or an unknown user is an error message, not a traceback."""
-    assert liveblog(tmp_path, "migrate").returncode == 0
+    migrate(tmp_path)
     short = liveblog(
         tmp_path, "user", "create", "rita", "--role", "editor", "--password-stdin", stdin="short\n"
     )
