@@ -449,3 +449,28 @@ def test_a_gap_past_the_hubs_memory_comes_from_the_log_then_from_memory() -> Non
     assert floor == 276
     assert got == list(range(1, 1301))
     assert reads == 2  # seqs 1-256 and 257-512; 513-1300 from memory
+
+
+def test_readers_arriving_together_share_one_read_of_the_blog() -> None:
+    """A hundred readers reconnecting to a process that has no channel for their blog yet (a
+    restart) cost one read of the blog between them, and all of them stream."""
+    log = Log()
+    looked_up: list[str] = []
+
+    def lookup(slug: str) -> Blog:
+        looked_up.append(slug)
+        return blog_at(0)
+
+    async def scenario() -> list[int]:
+        hub = InProcessHub(log.fetch)
+        await hub.start()
+        writers = [MemoryWriter(hub) for _ in range(100)]
+        for writer in writers:
+            writer.session.open(lookup, "b", "0")
+        await asyncio.sleep(0.1)
+        statuses = [writer.status for writer in writers]
+        await hub.stop()
+        return statuses
+
+    assert asyncio.run(scenario()) == [200] * 100
+    assert looked_up == ["b"]

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from liveblog import metrics
@@ -54,6 +54,7 @@ class InProcessHub:
         self.by_slug: dict[str, Channel] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.pacer = Pacer()  # turns among readers catching up
+        self._opening: dict[str, asyncio.Future[Blog]] = {}  # blogs being read for a channel
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -234,6 +235,21 @@ class InProcessHub:
     def cached_channel(self, slug: str) -> Channel | None:
         """The channel of a blog some reader already opened: no database read needed."""
         return self.by_slug.get(slug)
+
+    async def open_channel(self, slug: str, lookup: Callable[[str], Blog]) -> Channel:
+        """The channel of blog `slug`, reading the blog (`lookup`, in a worker thread) only if
+        no reader opened it yet. Readers arriving together, as after a restart, share that
+        one read; an unknown slug raises what `lookup` raised, to each of them."""
+        channel = self.by_slug.get(slug)
+        if channel is not None:
+            return channel
+        reading = self._opening.get(slug)
+        if reading is None:
+            reading = asyncio.ensure_future(asyncio.to_thread(lookup, slug))
+            self._opening[slug] = reading
+            reading.add_done_callback(lambda _: self._opening.pop(slug, None))
+        blog = await asyncio.shield(reading)
+        return self.channel(blog)
 
     def channel(self, blog: Blog) -> Channel:
         """The blog's channel, created from the blog as just read from the store."""

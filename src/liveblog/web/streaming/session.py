@@ -113,9 +113,7 @@ class StreamSession:
     async def _open_slowly(self, lookup: Lookup, slug: str, position: str | None) -> None:
         """The first reader of a blog in this process, or a position the hub cannot judge."""
         try:
-            channel = self.hub.cached_channel(slug)
-            if channel is None:
-                channel = self.hub.channel(await asyncio.to_thread(lookup, slug))
+            channel = await self.hub.open_channel(slug, lookup)
             start, after = classify(position, channel.seq)
             if start is Start.ASK_LOG:
                 blog = await asyncio.to_thread(lookup, slug)
