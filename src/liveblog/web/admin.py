@@ -22,7 +22,7 @@ from liveblog.domain.models import Role, User
 from liveblog.domain.rules import MIN_PASSWORD, Action, may
 from liveblog.usecases.sessions import SignedIn
 from liveblog.web.auth import service
-from liveblog.web.errors import error_response, status_of
+from liveblog.web.errors import error_response
 from liveblog.web.login import NOT_STORED, login_first
 from liveblog.web.sessions import (
     CSRF_FORM_MESSAGE,
@@ -31,6 +31,7 @@ from liveblog.web.sessions import (
     signed_in,
 )
 from liveblog.web.state import signer
+from liveblog.web.statuses import status_of
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -10,52 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from liveblog.domain.errors import (
-    AlreadyExists,
-    Forbidden,
-    Gone,
-    InvalidInput,
-    InvalidState,
-    LiveblogError,
-    NotAuthenticated,
-    NotFound,
-    TooLarge,
-    TooManyAttempts,
-    Unstorable,
-    VersionConflict,
-    VersionRequired,
-)
+from liveblog.domain.errors import Gone, LiveblogError, TooManyAttempts, VersionConflict
 from liveblog.web.headers import response_headers
+from liveblog.web.statuses import status_of
 from liveblog.web.templating import render
 
 log = logging.getLogger(__name__)
-
-# The one table from what went wrong to how HTTP says it. Order matters only for subclasses.
-STATUS: dict[type[LiveblogError], int] = {
-    InvalidInput: 422,
-    Unstorable: 422,
-    TooLarge: 413,
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    TooManyAttempts: 429,
-    NotFound: 404,
-    Gone: 410,
-    AlreadyExists: 409,
-    InvalidState: 409,
-    VersionRequired: 428,
-}
-
-
-def status_of(exc: LiveblogError) -> int:
-    """The HTTP status for a domain error. A stale version named in If-Match failed a
-    precondition (412); one sent in the body conflicts with the stored entry (409)."""
-    if isinstance(exc, VersionConflict):
-        return 412 if exc.precondition else 409
-    for kind in type(exc).__mro__:
-        status = STATUS.get(kind)
-        if status is not None:
-            return status
-    return 400
 
 
 def _wants_json(request: Request) -> bool:

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveblog import credentials
 from liveblog.domain.errors import Forbidden, NotAuthenticated, TooManyAttempts
-from liveblog.web.errors import error_response, status_of
+from liveblog.web.errors import error_response
 from liveblog.web.sessions import (
     CSRF_FIELD,
     CSRF_FORM_MESSAGE,
@@ -31,6 +31,7 @@ from liveblog.web.sessions import (
     signed_in,
 )
 from liveblog.web.state import service, signer
+from liveblog.web.statuses import status_of
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -32,9 +32,10 @@ from liveblog import metrics
 from liveblog.broadcast.channel import Channel
 from liveblog.broadcast.memory import SHUTTING_DOWN, InProcessHub
 from liveblog.broadcast.replay import Replay
-from liveblog.domain.errors import LiveblogError, NotFound
+from liveblog.domain.errors import LiveblogError
 from liveblog.domain.models import Blog
 from liveblog.render.sse import KEEPALIVE, RETRY_MS, resync_frame, retry_frame
+from liveblog.web.statuses import status_of
 from liveblog.web.streaming.position import Start, classify
 from liveblog.web.streaming.writer import Writer
 
@@ -49,16 +50,6 @@ UNKNOWN_POSITION = "unknown position in this blog's log"
 
 Lookup = Callable[[str], Blog]
 """slug -> the blog as the store has it now (raises NotFound); run in a worker thread."""
-
-
-def status_of(exc: LiveblogError) -> int:
-    """The HTTP status of a domain error met while opening a stream (in practice: no such
-    blog). Until the web's one table (web/errors.status_of) is used here: a status the error
-    still carries, else 404 for NotFound and 400 for the rest."""
-    status = getattr(exc, "status", None)
-    if isinstance(status, int):
-        return status
-    return 404 if isinstance(exc, NotFound) else 400
 
 
 class StreamSession:
