@@ -32,12 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "src" / "liveblog" / "web"
 SLUG = "election-night"
 
-# Every uvicorn name web/fastpath.py, web/edge.py, web/server.py and the lean stream writer use.
-# Two are underscore-private (uvicorn may change them in any release): `_captured_signals` and
-# `_unset_keepalive_if_required`. Update this list only together with the code that needs it.
+# Every uvicorn name web/fastpath.py, web/guard.py, web/front.py, web/server.py and the lean
+# stream writer use. Three are underscore-private (uvicorn may change them in any release):
+# `_captured_signals`, `_unset_keepalive_if_required` and the protocol's `_loop` argument.
+# Update this list only together with the code that needs it.
 SEAM = {
     # imports
     "import uvicorn",
+    "import uvicorn.config:Config",
     "import uvicorn.config:LOGGING_CONFIG",
     "import uvicorn.protocols.http.httptools_impl:HttpToolsProtocol",
     "import uvicorn.protocols.utils:get_client_addr",
@@ -60,7 +62,6 @@ SEAM = {
     "HttpToolsProtocol.access_logger.info",
     "HttpToolsProtocol.access_logger.isEnabledFor",
     "HttpToolsProtocol.app_state",
-    "HttpToolsProtocol.app_state.get",
     "HttpToolsProtocol.client",
     "HttpToolsProtocol.connection_lost",
     "HttpToolsProtocol.connection_made",
@@ -71,7 +72,6 @@ SEAM = {
     "HttpToolsProtocol.data_received",
     "HttpToolsProtocol.headers",
     "HttpToolsProtocol.loop",
-    "HttpToolsProtocol.loop.call_later",
     "HttpToolsProtocol.loop.time",
     "HttpToolsProtocol.on_body",
     "HttpToolsProtocol.on_headers_complete",
@@ -88,8 +88,7 @@ SEAM = {
     "HttpToolsProtocol.server_state.default_headers",
     "HttpToolsProtocol.transport",
     "HttpToolsProtocol.transport.close",
-    "HttpToolsProtocol.transport.get_protocol",
-    "HttpToolsProtocol.transport.set_protocol",
+    "HttpToolsProtocol.transport.is_closing",
     "HttpToolsProtocol.transport.write",
     "HttpToolsProtocol.transport.writelines",
     "HttpToolsProtocol.url",
@@ -105,13 +104,24 @@ SEAM = {
     "ServerState.connections.add",
     "ServerState.connections.discard",
     "ServerState.default_headers",
+    # the composition protocol (web/front.py): it makes uvicorn's protocol and feeds it
+    "Config.timeout_keep_alive",
+    "HttpToolsProtocol(_loop=)",
+    "HttpToolsProtocol(app_state=)",
+    "HttpToolsProtocol(config=)",
+    "HttpToolsProtocol(server_state=)",
+    "HttpToolsProtocol.eof_received",
+    "HttpToolsProtocol.pause_writing",
+    "HttpToolsProtocol.resume_writing",
+    "ServerState.total_requests",
 }
 
 
 def seam_files() -> list[Path]:
     """The server-side modules that touch uvicorn (the stream writers wherever they live)."""
-    files = [WEB / "fastpath.py", WEB / "edge.py", WEB / "server.py"]
-    candidates = [*sorted((WEB / "streaming").glob("*.py")), WEB / "streamconn.py"]
+    files = [WEB / "fastpath.py", WEB / "guard.py", WEB / "front.py", WEB / "server.py"]
+    files = [p for p in files if p.exists()]
+    candidates = [*sorted((WEB / "streaming").glob("*.py")), WEB / "streamconn.py", WEB / "edge.py"]
     files += [p for p in candidates if p.exists() and "uvicorn" in p.read_text()]
     return files
 
@@ -145,6 +155,8 @@ def _chain(node: ast.expr) -> list[str] | None:
 
 
 def _annotation_name(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.BinOp):  # `T | None`
+        return _annotation_name(node.left)
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
@@ -168,8 +180,13 @@ def uvicorn_names(paths: list[Path]) -> set[str]:
                 found |= {f"import {a.name}" for a in node.names if a.name.startswith("uvicorn")}
             elif isinstance(node, ast.Attribute) and _chain(node) == ["uvicorn", node.attr]:
                 found.add(f"uvicorn.{node.attr}")
-            elif isinstance(node, ast.Call) and _is_config(node.func):
-                found |= {f"Config({kw.arg}=)" for kw in node.keywords if kw.arg}
+    for tree in trees:  # keyword arguments to uvicorn's constructors are part of the seam
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            chain = _chain(node.func) or [""]
+            if chain[-1] in imported and chain in (["uvicorn", chain[-1]], [chain[-1]]):
+                found |= {f"{chain[-1]}({kw.arg}=)" for kw in node.keywords if kw.arg}
 
     classes: dict[str, Klass] = {}
     for tree in trees:
@@ -229,10 +246,6 @@ def uvicorn_names(paths: list[Path]) -> set[str]:
     return found
 
 
-def _is_config(func: ast.expr) -> bool:
-    return _chain(func) in (["uvicorn", "Config"], ["Config"])
-
-
 def _read_class(klass: Klass, imported: set[str]) -> None:
     assert klass.node is not None
     for item in klass.node.body:
@@ -252,6 +265,10 @@ def _read_class(klass: Klass, imported: set[str]) -> None:
                             value = node.value
                             if isinstance(value, ast.Name) and params.get(value.id) in imported:
                                 klass.typed[parts[1]] = str(params[value.id])
+                            if isinstance(node, ast.AnnAssign):
+                                kind = _annotation_name(node.annotation)
+                                if kind in imported:
+                                    klass.typed[parts[1]] = str(kind)
         elif isinstance(item, ast.Assign):
             klass.own |= {t.id for t in item.targets if isinstance(t, ast.Name)}
     klass.own.add("__slots__")
@@ -350,10 +367,10 @@ def test_every_listed_name_exists_on_the_installed_uvicorn(
 ) -> None:
     """Each SEAM name resolves on the installed uvicorn: modules and their members, Config's
     parameters, and attributes on a live protocol, server and server state."""
-    params = inspect.signature(uvicorn.Config).parameters
     objects = {
         "HttpToolsProtocol": keepalive_protocol,
         "Server": uvicorn.Server(live.server.config),
+        "Config": live.server.config,
         "ServerState": live.server.server_state,
     }
     missing = []
@@ -363,8 +380,9 @@ def test_every_listed_name_exists_on_the_installed_uvicorn(
             ok = hasattr(importlib.import_module(module), member) if member else True
         elif name.startswith("uvicorn."):
             ok = hasattr(uvicorn, name.removeprefix("uvicorn."))
-        elif name.startswith("Config("):
-            ok = name[len("Config(") : -2] in params
+        elif name.endswith("=)"):
+            cls, _, keyword = name[:-2].partition("(")
+            ok = keyword in inspect.signature(uvicorn_class(cls)).parameters
         else:
             root, *attrs = name.split(".")
             target: Any = objects[root]
@@ -379,11 +397,24 @@ def test_every_listed_name_exists_on_the_installed_uvicorn(
     assert missing == [], f"gone from uvicorn {uvicorn.__version__}"
 
 
+@pytest.fixture(params=["subclass", "composition"])
+def protocol_server(
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Path, blog_on_store: None
+) -> Iterator[LiveServer]:
+    server = LiveServer(db_url, tmp_path, http_protocol=request.param).start()
+    yield server
+    server.stop()
+
+
 def test_a_fresh_stream_and_a_current_page_take_the_fast_path(
-    live: LiveServer, http: httpx.Client, blog: dict[str, object], team: Team
+    protocol_server: LiveServer, team: Team
 ) -> None:
-    """On a running server a fresh stream connection is handed to the lean writer and the
-    blog's current page is answered from memory, both without ASGI."""
+    """On a running server (either protocol) a fresh stream connection is handed to the lean
+    writer and the blog's current page is answered from memory, both without ASGI."""
+    live = protocol_server
+    # A fresh connection per request: under the composition protocol a connection that has
+    # had a request through ASGI stays with uvicorn's protocol (web/front.py).
+    http = httpx.Client(base_url=live.url, timeout=10, headers={"Connection": "close"})
     pages = live.app.state.page_cache
     edge = live.app.state.edge
     http.get(f"/blogs/{SLUG}")  # rendered through ASGI, and kept in memory
@@ -400,6 +431,7 @@ def test_a_fresh_stream_and_a_current_page_take_the_fast_path(
         assert edge.lean_streams == streams + 1
         live.svc.create_entry(team.editor, SLUG, body="Polls are closed")
         (frame,) = take(stream, 1)
+    http.close()
     assert "Polls are closed" in frame.data
 
 

@@ -93,6 +93,11 @@ class Settings:
     fd_reserve: int = field(default_factory=lambda: int(_env("LIVEBLOG_FD_RESERVE", "1000")))
     """File descriptors kept for addresses that hold few connections (at most a quarter of the
     open-files limit)."""
+    http_protocol: str = field(
+        default_factory=lambda: _env("LIVEBLOG_HTTP_PROTOCOL", "subclass").strip().lower()
+    )
+    """How the server's protocol meets uvicorn's: "subclass" (web/fastpath.py) or
+    "composition" (web/front.py); a switch for benchmarking the two against each other."""
 
     def trusted_networks(self) -> list[Network]:
         networks = []

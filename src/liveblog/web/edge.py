@@ -2,8 +2,8 @@
 
 A probe of an unbounded build showed one client holding 20,000 slow connections exhausting the
 file descriptors, after which everyone, `/healthz` included, was refused. The limits here are
-enforced by the server's protocol (`GuardedProtocol`, below, under both the lean and the ASGI
-path, since every connection is parsed by it) and, for streams, by both stream writers:
+enforced by the server's protocol (web/guard.py, or web/front.py; every connection is parsed by
+it, whichever path then answers) through `HeadWatch`, and for streams by both stream writers:
 
 - a request head must arrive within `head_timeout` seconds (408, then close);
 - a head is at most `max_head_bytes` (431);
@@ -27,15 +27,14 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from liveblog.settings import Network, Settings
-from liveblog.web.headers import json_error
+from liveblog.web.headers import Header, json_error
 from liveblog.web.proxies import client_address
 
 log = logging.getLogger(__name__)
@@ -182,139 +181,103 @@ def _open_descriptors(fallback: int) -> int:
 _DEFAULT: list[Edge] = []
 
 
-def _default_edge() -> Edge:
-    """For an app that put no edge in its lifespan state: one per process, default limits."""
-    if not _DEFAULT:
-        _DEFAULT.append(Edge(Limits()))
-    return _DEFAULT[0]
+def edge_of(app_state: dict[str, Any]) -> Edge:
+    """The app's edge from the lifespan state; for an app without one, one per process."""
+    edge: Edge | None = app_state.get(EDGE_KEY)
+    if edge is None:
+        if not _DEFAULT:
+            _DEFAULT.append(Edge(Limits()))
+        edge = _DEFAULT[0]
+    return edge
 
 
 class Refused(Exception):
     """Raised inside a parser callback to stop parsing a request the edge has answered."""
 
 
-class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the edge's limits on every connection's head."""
+class HeadWatch:
+    """One connection's request heads under the edge's limits: the clock of the head being
+    read, whether it counts as slow, and its size. `refuse(status, message)` is the
+    protocol's way of answering and closing."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.edge: Edge = self.app_state.get(EDGE_KEY) or _default_edge()
+    __slots__ = ("edge", "loop", "peer", "raw", "reading", "refuse", "slow", "timer")
+
+    def __init__(
+        self, edge: Edge, loop: asyncio.AbstractEventLoop, refuse: Callable[[int, str], None]
+    ) -> None:
+        self.edge = edge
+        self.loop = loop
+        self.refuse = refuse
         self.peer = ""
-        self.reading_head = True
-        self.head_raw = 0  # bytes received while the head is unfinished
-        self.head_timer: asyncio.TimerHandle | None = None
-        self.head_slow = False
-        self.refused = False
-        self.released = False
+        self.reading = False
+        self.raw = 0  # bytes received while the head is unfinished
+        self.timer: asyncio.TimerHandle | None = None
+        self.slow = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.peer = self.client[0] if self.client else ""
-        if not self.edge.connected(self.peer):  # (logged by the edge)
-            self.refuse(503, "the server is at its connection limit; try again shortly")
+    def begin(self) -> None:
+        """A head starts: when the connection opens, and at a later request's first byte."""
+        if self.reading:
             return
-        self._arm()
+        self.reading = True
+        self.raw = 0
+        limits = self.edge.limits
+        first = min(limits.slow_head_seconds, limits.head_timeout)
+        self.timer = self.loop.call_later(first, self._late)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._head_over()
-        self._release()
-        super().connection_lost(exc)
+    def received(self, size: int) -> None:
+        if self.reading:
+            self.raw += size
 
-    def _release(self) -> None:
-        if not self.released:
-            self.released = True
-            self.edge.disconnected(self.peer)
+    def too_long(self) -> bool:
+        """Whether the head, still unfinished, is past the size limit: checked after each read
+        is parsed, so what the parser holds is bounded by the limit plus one read."""
+        return self.reading and self.raw > self.edge.limits.max_head_bytes
 
-    def data_received(self, data: bytes) -> None:
-        if self.reading_head:
-            self.head_raw += len(data)
-        super().data_received(data)
-        # A head still unfinished past the limit is refused without waiting for its end:
-        # what the parser holds is bounded by the limit plus one read.
-        if self.reading_head and self.head_raw > self.edge.limits.max_head_bytes:
-            self._too_large()
+    def done(self, size: int) -> bool:
+        """The head is complete (`size`: request line and headers); False if too large."""
+        self.stop()
+        return size <= self.edge.limits.max_head_bytes
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if not self.reading_head:  # the next request on a kept-alive connection
-            self.reading_head = True
-            self.head_raw = 0
-            self._arm()
-
-    def head_done(self) -> None:
-        """Called first thing once a head is complete: stop its clock, check its size.
-        Raises Refused (which stops the parser) if the edge answered it."""
-        self._head_over()
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if size > self.edge.limits.max_head_bytes:
-            self._too_large()
-        if self.refused:
-            raise Refused
-
-    def _too_large(self) -> None:
+    def too_large(self) -> None:
         limit = self.edge.limits.max_head_bytes
         self.refuse(431, f"the request head is over {limit} bytes")
         self.edge.hit("max_head_bytes", self.peer, f"a request head over {limit} bytes")
 
-    def send_400_response(self, msg: str) -> None:
-        # uvicorn calls this when the parser fails, which is also how a refusal stops it.
-        if not self.refused:
-            self.refuse(400, msg)
-
-    # --- the head's clock ---------------------------------------------------------------------
-
-    def _arm(self) -> None:
-        limits = self.edge.limits
-        if self.head_timer is None:
-            first = min(limits.slow_head_seconds, limits.head_timeout)
-            self.head_timer = self.loop.call_later(first, self._head_late)
-
-    def _head_late(self) -> None:
-        self.head_timer = None
-        if not self.reading_head or self.refused:
-            return
-        limits = self.edge.limits
-        if not self.head_slow and limits.slow_head_seconds < limits.head_timeout:
-            self.head_slow = True
-            if not self.edge.slow_began(self.peer):
-                held = self.edge.slow.get(self.peer, 0) - 1
-                detail = f"{held} slow heads already open from it"
-                self.refuse(408, "the request head came too slowly")
-                self.edge.hit("slow_heads_per_address", self.peer, detail)
-                return
-            later = limits.head_timeout - limits.slow_head_seconds
-            self.head_timer = self.loop.call_later(later, self._head_late)
-            return
-        self.refuse(408, "the request head did not arrive in time")
-        self.edge.hit("head_timeout", self.peer, f"no complete head in {limits.head_timeout} s")
-
-    def _head_over(self) -> None:
-        self.reading_head = False
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-            self.head_timer = None
-        if self.head_slow:
-            self.head_slow = False
+    def stop(self) -> None:
+        self.reading = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.slow:
+            self.slow = False
             self.edge.slow_ended(self.peer)
 
-    # --- answering before the app -------------------------------------------------------------
-
-    def refuse(self, status: int, message: str) -> None:
-        """Answer with a JSON error and close; the app never sees the request."""
-        if self.refused:
+    def _late(self) -> None:
+        self.timer = None
+        if not self.reading:
             return
-        self.refused = True
-        self._head_over()
-        transport = self.transport
-        if transport is None or transport.is_closing():
+        limits, edge = self.edge.limits, self.edge
+        if not self.slow and limits.slow_head_seconds < limits.head_timeout:
+            self.slow = True
+            if not edge.slow_began(self.peer):
+                detail = f"{edge.slow.get(self.peer, 0) - 1} slow heads already open from it"
+                self.refuse(408, "the request head came too slowly")
+                edge.hit("slow_heads_per_address", self.peer, detail)
+                return
+            later = limits.head_timeout - limits.slow_head_seconds
+            self.timer = self.loop.call_later(later, self._late)
             return
-        body = json.dumps({"error": message, "status": status}).encode()
-        response = json_error(status, body, self.server_state.default_headers, _retry(status))
-        transport.write(response)
-        transport.close()
+        self.refuse(408, "the request head did not arrive in time")
+        edge.hit("head_timeout", self.peer, f"no complete head in {limits.head_timeout} s")
 
 
-def _retry(status: int) -> list[tuple[bytes, bytes]]:
+def refusal(status: int, message: str, defaults: Sequence[Header]) -> bytes:
+    """The whole response of an edge refusal, for a protocol to write before it closes."""
+    body = json.dumps({"error": message, "status": status}).encode()
+    return json_error(status, body, defaults, _retry(status))
+
+
+def _retry(status: int) -> list[Header]:
     return [(b"retry-after", b"%d" % RETRY_AFTER)] if status in (429, 503) else []
 
 

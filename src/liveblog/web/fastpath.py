@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 from uvicorn.protocols.utils import get_client_addr
 
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.service import Liveblog
-from liveblog.web.edge import GuardedProtocol, Refused, Released
+from liveblog.web.edge import Edge, Refused, Released, edge_of
+from liveblog.web.guard import GuardedProtocol
 from liveblog.web.http import etag_matches
 from liveblog.web.pagecache import NewestPage, PageCache
 from liveblog.web.streaming.position import position_of
@@ -73,32 +75,21 @@ class LiveblogHttpProtocol(GuardedProtocol):
             super().on_message_complete()
 
     def _answer_page(self, slug: str) -> bool:
-        hub: InProcessHub = self.app_state[HUB_KEY]
-        channel = hub.cached_channel(slug)
-        pages: PageCache = self.app_state[PAGES_KEY]
-        # `newest`, not `seq`: an event still waiting for its turn to fan out (a repair from the
-        # log in flight) already makes the page in memory stale.
-        hub_seq = channel.newest if channel else None
-        page, confirm = pages.servable(slug, hub_seq, self.loop.time())
-        if page is None:
-            return False  # ASGI renders it (and refreshes the copy in memory)
-        if confirm:
-            hub.spawn(_confirm(hub, self.app_state[SERVICE_KEY], page, slug))
-        self.answered = True
-        pages.served_from_memory += 1
-        validator = b""
-        for name, value in self.headers:
-            if name == b"if-none-match":
-                validator = value
         # As uvicorn decides it, so the answer says `connection: close` exactly when its would.
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-        defaults = self.server_state.default_headers
-        if validator and etag_matches(validator.decode("latin-1"), page.etag):
-            self.transport.write(page.not_modified.encode(defaults, close=not keep_alive))
-            status = 304
-        else:
-            self.transport.writelines((page.head.encode(defaults, close=not keep_alive), page.body))
-            status = 200
+        answer = page_answer(
+            self.app_state,
+            slug,
+            self.headers,
+            self.loop.time(),
+            self.server_state.default_headers,
+            keep_alive,
+        )
+        if answer is None:
+            return False  # ASGI renders it (and refreshes the copy in memory)
+        status, chunks = answer
+        self.answered = True
+        self.transport.writelines(chunks)
         if self.access_log and self.access_logger.isEnabledFor(logging.INFO):
             self.access_logger.info(
                 '%s - "GET %s HTTP/%s" %d',
@@ -115,34 +106,80 @@ class LiveblogHttpProtocol(GuardedProtocol):
 
     def _stream(self, match: re.Match[bytes]) -> None:
         """The lean path, with the edge's per-address stream cap around it."""
-        edge = self.edge
-        address = edge.client_of(self.peer, self.headers) if edge.limits.streams_per_address else ""
-        if not edge.opened(address):
-            self.refuse(429, "too many streams open from your address")
-            raise Refused  # stops the parser: nothing more of this connection is read
-        self._hand_over(match)
-        edge.lean_streams += 1
-        stream = self.transport.get_protocol()
-        if stream is self:  # nothing took the connection over
-            edge.closed(address)
-            return
-
-        def release() -> None:
-            edge.closed(address)
-            self._release()
-
-        self.transport.set_protocol(Released(cast(asyncio.Protocol, stream), release))
-
-    def _hand_over(self, match: re.Match[bytes]) -> None:
         self.handed_over = True
         self.connections.discard(self)
         self._unset_keepalive_if_required()
-        writer = SocketWriter(self.app_state[HUB_KEY], self.server_state)
-        self.transport.set_protocol(writer)
-        writer.connection_made(self.transport)
-        svc: Liveblog = self.app_state[SERVICE_KEY]
-        position = position_of(self.headers, match.group(2) or b"")
-        writer.session.open(svc.blog, match.group(1).decode("ascii"), position)
+        if not lean_stream(self, match, self.headers, self.peer, self.release):
+            self.refuse(429, "too many streams open from your address")
+            raise Refused  # stops the parser: nothing more of this connection is read
+
+
+def page_answer(
+    app_state: dict[str, Any],
+    slug: str,
+    headers: list[tuple[bytes, bytes]],
+    now: float,
+    defaults: list[tuple[bytes, bytes]],
+    keep_alive: bool,
+) -> tuple[int, tuple[bytes, ...]] | None:
+    """The response to a request for `slug`'s newest page from memory, or None when that copy
+    is not current (then ASGI renders it). Shared by both protocols (this one, web/front.py)."""
+    hub: InProcessHub = app_state[HUB_KEY]
+    channel = hub.cached_channel(slug)
+    pages: PageCache = app_state[PAGES_KEY]
+    # `newest`, not `seq`: an event still waiting for its turn to fan out (a repair from the
+    # log in flight) already makes the page in memory stale.
+    hub_seq = channel.newest if channel else None
+    page, confirm = pages.servable(slug, hub_seq, now)
+    if page is None:
+        return None
+    if confirm:
+        hub.spawn(_confirm(hub, app_state[SERVICE_KEY], page, slug))
+    pages.served_from_memory += 1
+    validator = b""
+    for name, value in headers:
+        if name == b"if-none-match":
+            validator = value
+    if validator and etag_matches(validator.decode("latin-1"), page.etag):
+        return 304, (page.not_modified.encode(defaults, close=not keep_alive),)
+    return 200, (page.head.encode(defaults, close=not keep_alive), page.body)
+
+
+def lean_stream(
+    protocol: Any,
+    match: re.Match[bytes],
+    headers: list[tuple[bytes, bytes]],
+    peer: str,
+    release: Callable[[], None],
+) -> bool:
+    """Hand `protocol`'s connection to the lean stream writer, within the edge's stream cap
+    (False, and nothing done, when the client is at it). `release` runs when the socket
+    closes. `protocol` has `transport`, `app_state` and `server_state`, as both ours do."""
+    edge: Edge = edge_of(protocol.app_state)
+    address = edge.client_of(peer, headers) if edge.limits.streams_per_address else ""
+    if not edge.opened(address):
+        return False
+    transport: asyncio.Transport = protocol.transport
+    _hand_over(protocol, match, headers)
+    edge.lean_streams += 1
+
+    def closed() -> None:
+        edge.closed(address)
+        release()
+
+    stream = cast(asyncio.Protocol, transport.get_protocol())
+    transport.set_protocol(Released(stream, closed))
+    return True
+
+
+def _hand_over(protocol: Any, match: re.Match[bytes], headers: list[tuple[bytes, bytes]]) -> None:
+    app_state = protocol.app_state
+    writer = SocketWriter(app_state[HUB_KEY], protocol.server_state)
+    protocol.transport.set_protocol(writer)
+    writer.connection_made(protocol.transport)
+    svc: Liveblog = app_state[SERVICE_KEY]
+    position = position_of(headers, match.group(2) or b"")
+    writer.session.open(svc.blog, match.group(1).decode("ascii"), position)
 
 
 async def _confirm(hub: InProcessHub, svc: Liveblog, page: NewestPage, slug: str) -> None:

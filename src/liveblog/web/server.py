@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import signal
 import socket
@@ -14,7 +15,14 @@ from uvicorn.config import LOGGING_CONFIG
 
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.logs import logging_config
+from liveblog.settings import SettingError
 from liveblog.web.fastpath import LiveblogHttpProtocol
+from liveblog.web.front import FrontProtocol
+
+PROTOCOLS: dict[str, type[asyncio.Protocol]] = {
+    "subclass": LiveblogHttpProtocol,
+    "composition": FrontProtocol,
+}
 
 
 class LiveblogServer(uvicorn.Server):
@@ -42,6 +50,10 @@ def make_config(
     """`log_format` ("text" or "json"): our logging for uvicorn's loggers and ours alike;
     None keeps uvicorn's default."""
     log_config = LOGGING_CONFIG if log_format is None else logging_config(log_format, log_level)
+    settings = getattr(app.state, "settings", None)
+    protocol = PROTOCOLS.get(getattr(settings, "http_protocol", "subclass"))
+    if protocol is None:
+        raise SettingError("LIVEBLOG_HTTP_PROTOCOL must be 'subclass' or 'composition'")
     return uvicorn.Config(
         app,
         host=host,
@@ -50,8 +62,9 @@ def make_config(
         # Applied by uvicorn when the server starts, in every worker process.
         log_config=log_config,
         timeout_graceful_shutdown=5,
-        # Our protocol: uvicorn's, plus the hand-over of stream connections to the hub.
-        http=LiveblogHttpProtocol,
+        # Our protocol: uvicorn's under the edge's limits, plus the hand-over of stream
+        # connections to the hub and pages from memory (as a subclass, or in front of it).
+        http=protocol,
         # Every open stream is a connection; uvicorn keeps no cap of its own by default, and
         # the process's file limit is the real ceiling, raised at start where allowed.
         backlog=4096,
