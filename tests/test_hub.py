@@ -13,6 +13,7 @@ from liveblog.broadcast.channel import Channel
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import Blog, BlogStatus
+from liveblog.storage.memlog import MemoryEventLog
 from liveblog.web.streaming.session import StreamSession
 
 
@@ -27,16 +28,36 @@ def event(seq: int, body: str = "x", kind: EventType = EventType.ENTRY_PUBLISHED
     )
 
 
-class Log:
-    """Stands in for the store's event log (the hub's only dependency is this function)."""
+class Log(MemoryEventLog):
+    """The in-memory event log (the same contract as the store's, tests/test_event_log.py) for
+    blog 1, counting the hub's reads of it."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        super().__init__()
         self.reads = 0
 
     def fetch(self, blog_id: int, after: int, limit: int) -> list[Event]:
         self.reads += 1
-        return [e for e in self.events if e.seq > after][:limit]
+        return self.events_after(blog_id, after, limit)
+
+    @property
+    def events(self) -> list[Event]:
+        return self.events_after(1, 0, 1_000_000)
+
+    def add(
+        self, count: int = 1, body: str = "x", kind: EventType = EventType.ENTRY_PUBLISHED
+    ) -> list[Event]:
+        """Append `count` events, each about the entry numbered as its seq."""
+        added = []
+        for _ in range(count):
+            seq = len(self.events) + 1
+            data = event(seq, body, kind).data
+            added.append(self.append_event(1, kind, seq, data, datetime.now(UTC)))
+        return added
+
+    def redact(self, entry_id: int) -> None:
+        """What the store does to earlier events in a retraction's transaction."""
+        self.redact_entry_events(1, entry_id, event(entry_id, "redacted").data)
 
 
 class MemoryWriter:
@@ -160,7 +181,7 @@ def test_out_of_order_notifications_are_delivered_in_order() -> None:
         await hub.start()
         sub, _ = subscribe(hub)
         await asyncio.sleep(0.05)  # let the subscribe-time log check finish
-        log.events += [event(1), event(2), event(3)]
+        log.add(3)
         hub.publish(1, [event(1)])
         hub.publish(1, [event(3)])  # 2's notification is late
         got: list[int] = []
@@ -184,7 +205,7 @@ def test_lost_notification_is_repaired_from_the_log() -> None:
         await hub.start()
         sub, _ = subscribe(hub)
         await asyncio.sleep(0.05)
-        log.events += [event(1), event(2)]
+        log.add(2)
         hub.publish(1, [event(2)])  # 1 was never announced
         got: list[int] = []
         while len(got) < 2:
@@ -211,7 +232,7 @@ def test_a_failed_log_read_is_retried_until_the_gap_closes() -> None:
         await hub.start()
         sub, _ = subscribe(hub)
         await asyncio.sleep(0.05)
-        log.events += [event(1), event(2)]
+        log.add(2)
         hub.signal(1, 2)  # another node reached seq 2; this node must read the log
         got: list[int] = []
         while len(got) < 2:
@@ -225,7 +246,7 @@ def test_a_failed_log_read_is_retried_until_the_gap_closes() -> None:
 def test_event_committed_while_subscribing_is_not_missed() -> None:
     """An event that lands between a reader's read of seq and its subscription still reaches it."""
     log = Log()
-    log.events.append(event(1))
+    log.add()
 
     async def scenario() -> list[int]:
         hub = InProcessHub(log.fetch)
@@ -250,9 +271,8 @@ def test_slow_reader_is_cut_off_without_blocking_others() -> None:
         fast, _ = subscribe(hub)
         await asyncio.sleep(0.05)
         got: list[int] = []
-        for seq in range(1, 41):
-            log.events.append(event(seq, "y" * 100))
-            hub.publish(1, [log.events[-1]])
+        for _ in range(40):
+            hub.publish(1, log.add(body="y" * 100))
             got += await drain(fast)
         await hub.stop()
         return slow.cut, got
@@ -271,8 +291,7 @@ def test_frame_is_encoded_once_and_shared() -> None:
         await hub.start()
         subs = [subscribe(hub)[0] for _ in range(3)]
         await asyncio.sleep(0.05)
-        log.events.append(event(1))
-        hub.publish(1, [log.events[0]])
+        hub.publish(1, log.add())
         await asyncio.sleep(0.01)
         frames = [sub.parts[0] for sub in subs]
         await hub.stop()
@@ -291,11 +310,9 @@ def test_retraction_empties_the_replay_cache() -> None:
         await hub.start()
         _, channel = subscribe(hub)
         await asyncio.sleep(0.05)
-        log.events.append(event(1, "SECRET"))
-        hub.publish(1, [log.events[0]])
-        log.events[0] = event(1, "redacted")  # what the store does in the retraction transaction
-        log.events.append(event(2, kind=EventType.ENTRY_RETRACTED))
-        hub.publish(1, [log.events[1]])
+        hub.publish(1, log.add(body="SECRET"))
+        log.redact(1)
+        hub.publish(1, log.add(kind=EventType.ENTRY_RETRACTED))
         await asyncio.sleep(0.01)
         pieces = await replayed(hub, channel, after=0)
         await hub.stop()
@@ -320,7 +337,7 @@ def test_fan_out_in_slices_keeps_every_reader_in_order(monkeypatch) -> None:  # 
         readers = [subscribe(hub)[0] for _ in range(5)]
         await asyncio.sleep(0.05)
         trace: list[str] = []
-        log.events += [event(1), event(2)]
+        log.add(2)
         hub.publish(1, log.events)
         asyncio.get_running_loop().call_soon(trace.append, "other work")
         trace.append(f"after publish: {sum(len(r.parts) for r in readers)} queued")
@@ -338,7 +355,7 @@ def test_readers_catching_up_in_one_region_share_each_page_read_and_encoding() -
     """Fifty readers resuming at fifty places in the same stretch of the log cost one log read
     per page between them, and past their first piece get the very same bytes objects."""
     log = Log()
-    log.events = [event(seq, "x" * 400) for seq in range(1, 1001)]  # 2 chunks a page
+    log.add(1000, "x" * 400)  # 2 chunks a page
 
     async def scenario() -> tuple[list[list[bytes]], int]:
         hub = InProcessHub(log.fetch)
@@ -364,7 +381,8 @@ def test_a_retraction_drops_the_shared_pages_of_the_log() -> None:
     """A page read before a retraction (it holds the retracted text) is not replayed to a
     reader who comes after the retraction was fanned out."""
     log = Log()
-    log.events = [event(1, "SECRET"), event(2)]
+    log.add(body="SECRET")
+    log.add()
 
     async def scenario() -> tuple[bytes, bytes]:
         hub = InProcessHub(log.fetch)
@@ -372,9 +390,8 @@ def test_a_retraction_drops_the_shared_pages_of_the_log() -> None:
         channel = hub.channel(blog_at(2))
         await asyncio.sleep(0.05)
         before = b"".join(await replayed(hub, channel, after=0))
-        log.events[0] = event(1, "redacted")  # what the store does in the retraction transaction
-        log.events.append(event(3, kind=EventType.ENTRY_RETRACTED))
-        hub.publish(1, [log.events[2]])
+        log.redact(1)
+        hub.publish(1, log.add(kind=EventType.ENTRY_RETRACTED))
         await asyncio.sleep(0.01)
         after = b"".join(await replayed(hub, channel, after=0))
         await hub.stop()
@@ -389,7 +406,8 @@ def test_a_page_read_across_a_retraction_is_not_shared_afterwards() -> None:
     """A page whose read began before a retraction and ended after it reaches the reader who
     was waiting for it, but nobody who asks once the retraction was fanned out."""
     log = Log()
-    log.events = [event(1, "SECRET"), event(2)]
+    log.add(body="SECRET")
+    log.add()
     gate, reading = threading.Event(), threading.Event()
     armed = False
 
@@ -410,9 +428,8 @@ def test_a_page_read_across_a_retraction_is_not_shared_afterwards() -> None:
         early = asyncio.ensure_future(replayed(hub, channel, after=0))
         await asyncio.to_thread(reading.wait, 5)
         armed = False
-        log.events[0] = event(1, "redacted")
-        log.events.append(event(3, kind=EventType.ENTRY_RETRACTED))
-        hub.publish(1, [log.events[2]])
+        log.redact(1)
+        hub.publish(1, log.add(kind=EventType.ENTRY_RETRACTED))
         await asyncio.sleep(0.01)
         gate.set()
         waited = b"".join(await early)
@@ -436,9 +453,8 @@ def test_a_gap_past_the_hubs_memory_comes_from_the_log_then_from_memory() -> Non
         await hub.start()
         channel = hub.channel(blog_at(0))
         await asyncio.sleep(0.05)
-        for seq in range(1, 1301):  # memory keeps the newest 1,024: seqs 277-1300
-            log.events.append(event(seq))
-            hub.publish(1, [log.events[-1]])
+        for _ in range(1300):  # memory keeps the newest 1,024: seqs 277-1300
+            hub.publish(1, log.add())
         await asyncio.sleep(0.05)
         log.reads = 0
         pieces = await replayed(hub, channel, after=0)
