@@ -312,8 +312,9 @@ class LiveblogServer:
     token made by the CLI, and one blog created through the API.
 
     `database_url` runs it on that database instead (PostgreSQL: migrate it first),
-    `serve_args` are added to `serve` (e.g. `--workers 2`), and `setup=False` starts another
-    node on a database that already has the editor and the blog (it cannot publish)."""
+    `serve_args` are added to `serve` (e.g. `--workers 2`), `env` to the server's environment,
+    and `setup=False` starts another node on a database that already has the editor and the
+    blog (it cannot publish)."""
 
     name = "liveblog"
     stream_headers: tuple[tuple[str, str], ...] = (("Accept", "text/event-stream"),)
@@ -326,8 +327,10 @@ class LiveblogServer:
         database_url: str = "",
         serve_args: Sequence[str] = (),
         setup: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
+        self.env = env or {}
         self.database_url = database_url
         self.serve_args = tuple(serve_args)
         self.setup = setup
@@ -387,6 +390,7 @@ class LiveblogServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,
+                env={**os.environ, **self.env},
             )
         proc = self.proc
         wait_for_port(self.port, 60, alive=lambda: proc.poll() is None)

@@ -20,8 +20,6 @@ file into docs/benchmarks.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import argparse
 import json
 import math
@@ -30,6 +28,7 @@ import shutil
 import tempfile
 import time
 from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +51,11 @@ from bench.common import (
 from bench.peer import NchanServer, ensure_packages
 from bench.readers import ReaderPool
 
-SERVERS = ("liveblog", "nchan")
+SERVERS = ("liveblog", "nchan", "composition")
+"""`composition`: liveblog with LIVEBLOG_HTTP_PROTOCOL=composition (bench/seam.py compares it)."""
+DEFAULT_SERVERS = ("liveblog", "nchan")
 TIMES = "\N{MULTIPLICATION SIGN}"
-ACCEPTED = {"liveblog": (201,), "nchan": (201, 202)}
+ACCEPTED = {"liveblog": (201,), "composition": (201,), "nchan": (201, 202)}
 FILLER = (
     "Emergency services say the ring road is closed between junctions 4 and 7 after the river "
     "rose above the flood barrier overnight; ferries are suspended until 18:00. "
@@ -117,7 +118,11 @@ def nchan_body(n: int | None, size: int) -> bytes:
 
 
 def make_server(kind: str, workdir: Path) -> LiveblogServer | NchanServer:
-    return LiveblogServer(workdir) if kind == "liveblog" else NchanServer(workdir)
+    if kind == "nchan":
+        return NchanServer(workdir)
+    if kind == "composition":
+        return LiveblogServer(workdir, env={"LIVEBLOG_HTTP_PROTOCOL": "composition"})
+    return LiveblogServer(workdir)
 
 
 def probe_frame(args: argparse.Namespace) -> tuple[int, int]:
@@ -146,7 +151,7 @@ def run_one(kind: str, readers: int, run: int, args: argparse.Namespace, size: i
     server = make_server(kind, workdir)
 
     def payload(n: int | None) -> bytes:
-        return entry_json(n) if kind == "liveblog" else nchan_body(n, size)
+        return nchan_body(n, size) if kind == "nchan" else entry_json(n)
 
     try:
         server.start()
@@ -306,7 +311,14 @@ def ratio(results: list[RunResult], readers: int, attr: str) -> float:
 
 
 def label(kind: str) -> str:
-    return "liveblog" if kind == "liveblog" else "nginx + nchan (1 worker)"
+    return LABELS[kind]
+
+
+LABELS = {
+    "liveblog": "liveblog",
+    "composition": "liveblog, composition protocol",
+    "nchan": "nginx + nchan (1 worker)",
+}
 
 
 def fanout_tables(results: list[RunResult], args: argparse.Namespace, frame: int) -> list[Any]:
@@ -577,7 +589,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("benchmark", choices=("fanout", "publish"))
     parser.add_argument("--readers", help="comma-separated reader counts")
     parser.add_argument("--runs", type=int, help="runs per server and size")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="liveblog,nchan")
+    parser.add_argument(
+        "--servers", default=",".join(DEFAULT_SERVERS), help="liveblog,nchan (or composition)"
+    )
     parser.add_argument("--publishes", type=int, help="entries per run")
     parser.add_argument("--interval", type=float, help="seconds between publishes")
     parser.add_argument("--processes", type=int, default=0, help="client processes (0: auto)")
@@ -644,18 +658,13 @@ def save(name: str, results: list[RunResult], args: argparse.Namespace, frame: i
     return save_results(name, tables)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    raise_file_limit()
-    args.source = source_state()
-    if "nchan" in args.kinds:
-        ensure_packages()
-    frame, data = probe_frame(args)
-    log(f"liveblog's frame for one entry: {frame} bytes ({data} bytes of data)")
+def session(
+    args: argparse.Namespace, data: int, save_as: Callable[[list[RunResult]], Path]
+) -> list[RunResult]:
+    """Every size's runs, the servers interleaved run by run; a pair disturbed by other
+    processes is run again. `save_as` is called after each run (an interrupted session still
+    leaves its runs)."""
     results: list[RunResult] = []
-    name = args.out or args.benchmark
-    started = time.monotonic()
-    path = RESULTS_DIR
     for readers in args.sizes:
         for run in range(1, runs_for(readers, args) + 1):
             for attempt in range(args.retries + 1):
@@ -666,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
                     pair.append(result)
                     results.append(result)
                     log(summary_line(result))
-                    path = save(name, results, args, frame)
+                    save_as(results)
                 busy = [r for r in pair if r.other_cpu_share > args.max_other_cpu]
                 if not busy or attempt == args.retries:
                     break
@@ -676,7 +685,22 @@ def main(argv: list[str] | None = None) -> int:
                     f"  other processes used {max(r.other_cpu_share for r in busy):.2f} cores: "
                     "running this pair again"
                 )
-                path = save(name, results, args, frame)
+                save_as(results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_file_limit()
+    args.source = source_state()
+    if "nchan" in args.kinds:
+        ensure_packages()
+    frame, data = probe_frame(args)
+    log(f"liveblog's frame for one entry: {frame} bytes ({data} bytes of data)")
+    name = args.out or args.benchmark
+    started = time.monotonic()
+    results = session(args, data, lambda results: save(name, results, args, frame))
+    path = save(name, results, args, frame)
     log(f"{args.benchmark} done in {time.monotonic() - started:.0f} s: {path}")
     return 1 if any(r.error or r.lost or r.duplicates or r.out_of_order for r in results) else 0
 

@@ -23,10 +23,11 @@ from bench.peer import versions
 
 DOC = ROOT / "docs" / "benchmarks.md"
 # Files in this order first, the rest alphabetically.
-ORDER = ("fanout", "publish", "page", "catchup", "slow", "workers", "cross_node")
+ORDER = ("fanout", "publish", "seam", "page", "catchup", "slow", "workers", "cross_node")
 TITLES = {
     "fanout": "Fan-out",
     "publish": "Publish",
+    "seam": "Server protocol: subclass or composition",
     "page": "Reader page",
     "catchup": "Catch-up",
     "slow": "Slow readers",
