@@ -7,7 +7,11 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint check bench clean
+# Test processes for `make test` (pytest-xdist): 2 suits a 2-core machine like CI's, where most
+# tests wait on sockets, subprocesses and the browser rather than on the CPU.
+TEST_WORKERS ?= 2
+
+.PHONY: setup run test fuzz chaos lint check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +26,20 @@ run: setup
 	$(BIN)/liveblog demo --host $(HOST) --port $(PORT)
 	$(BIN)/liveblog serve --host $(HOST) --port $(PORT)
 
-## The whole test suite (browser tests need Debian's chromium; PostgreSQL tests need a server).
+## The whole test suite but the long runs (browser tests need Debian's chromium; PostgreSQL
+## tests need a server). Each file's tests stay in one worker (--dist loadfile): module fixtures
+## are built once.
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+## The long runs, kept out of `make test`: seeded request fuzzing over many seeds and both
+## backends (fuzz), and fault injection such as kill -9 loops (chaos, one test at a time so the
+## kills are the only disturbance). pytest's exit 5 (no test carries the marker) is no failure.
+fuzz: setup
+	$(BIN)/python -m pytest -m fuzz -n $(TEST_WORKERS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+chaos: setup
+	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: setup
 	$(BIN)/ruff check src tests bench tools

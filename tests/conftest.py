@@ -80,7 +80,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def store(db_url: str, sqlite_template: Path) -> Iterator[SqlStore]:
     """A fresh, migrated SQLite database for one test."""
     target = Path(db_url.removeprefix("sqlite:///"))
-    if not target.exists():
+    if db_url.startswith("sqlite:///") and not target.exists():
         shutil.copyfile(sqlite_template, target)
     store = SqlStore(db_url)
     store.migrate()  # a no-op on the copy, unless the test made its own file first
