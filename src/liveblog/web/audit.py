@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import JSONResponse
 
-from liveblog.usecases.audit import MAX_PAGE
 from liveblog.domain.audit import AuditRecord
 from liveblog.domain.models import User
 from liveblog.render.jsonview import iso
 from liveblog.service import Liveblog
+from liveblog.usecases.audit import MAX_PAGE
 from liveblog.web.api import MAX_ID
 from liveblog.web.auth import current_user, use_service
 
