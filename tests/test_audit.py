@@ -13,10 +13,10 @@ from liveblog import cli
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.audit import AuditAction, AuditRecord
 from liveblog.domain.models import Role
-from liveblog.usecases.scheduler import publish_due
 from liveblog.service import Liveblog
 from liveblog.storage.schema import audit_log
 from liveblog.storage.sql import SqlStore
+from liveblog.usecases.scheduler import publish_due
 
 from conftest import LiveServer, Team, Tokens, auth
 

@@ -17,9 +17,9 @@ from liveblog import credentials
 from liveblog.broadcast.base import NullHub
 from liveblog.domain.events import EventType
 from liveblog.domain.models import EntryStatus, Role
-from liveblog.usecases.scheduler import publish_due, run_retention
 from liveblog.service import Liveblog
 from liveblog.storage.sql import SqlStore
+from liveblog.usecases.scheduler import publish_due, run_retention
 
 from conftest import LiveServer, Tokens, auth
 from sse import take
