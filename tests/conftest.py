@@ -78,7 +78,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store(db_url: str, sqlite_template: Path) -> Iterator[SqlStore]:
-    """A fresh, migrated SQLite database for one test."""
+    """A fresh, migrated database for one test (on SQLite a copy of the template)."""
     target = Path(db_url.removeprefix("sqlite:///"))
     if db_url.startswith("sqlite:///") and not target.exists():
         shutil.copyfile(sqlite_template, target)
