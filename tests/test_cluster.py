@@ -189,7 +189,10 @@ def test_scheduled_entries_are_published_once_with_three_nodes_looking(
     readers = [cluster.reader(SLUG, [node]) for node in (a, b, c)]
     for reader in readers:
         reader.wait_connected()
-    due = datetime.now(UTC) + timedelta(seconds=2)
+    # On a whole millisecond: the API gives times to the millisecond, cut rather than rounded,
+    # so an entry published within 1 ms of a due time between two milliseconds would read early.
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    due = soon.replace(microsecond=soon.microsecond // 1000 * 1000)
     scheduled = []
     with a.client(headers=auth(token)) as http:
         for n in range(12):
