@@ -46,13 +46,16 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
-## Fan-out (1k, 5k, 10k readers; liveblog and nginx+nchan interleaved), publish, page, catch-up
-## and slow-reader benchmarks, then docs/benchmarks.md. Quick look: make bench BENCH_ARGS="--readers
-## 1000 --runs 1" CATCHUP_ARGS="--runs 1 --log-gap 0" SLOW_ARGS="--runs 1 --no-stall"
+## Fan-out (1k, 5k, 10k readers; liveblog and nginx+nchan interleaved), publish, the server
+## protocol's two seams, page, catch-up (and the 10,000-reader restart), slow-reader and cluster
+## benchmarks, then docs/benchmarks.md. Quick look: make bench BENCH_ARGS="--readers 1000 --runs 1"
+## SEAM_ARGS="--readers 1000 --runs 1" CATCHUP_ARGS="--runs 1 --log-gap 0 --restart-readers 0"
+## SLOW_ARGS="--runs 1 --no-stall"
 bench: setup
 	@status=0; \
 	$(BIN)/python -m bench.fanout fanout $(BENCH_ARGS) || status=1; \
 	$(BIN)/python -m bench.fanout publish $(BENCH_ARGS) || status=1; \
+	$(BIN)/python -m bench.seam $(SEAM_ARGS) || status=1; \
 	$(BIN)/python -m bench.page || status=1; \
 	$(BIN)/python -m bench.catchup $(CATCHUP_ARGS) || status=1; \
 	$(BIN)/python -m bench.slow $(SLOW_ARGS) || status=1; \
