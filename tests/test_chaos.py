@@ -17,7 +17,7 @@ import pytest
 
 from test_cli import make_editor_token, start_server
 from test_cluster import SLUG, assert_saw_exactly, create_blog, the_log, wait_all
-from test_workers import listening_workers
+from test_workers import kill_worker_and_await_replacement, listening_workers
 
 from cluster import Cluster, editor_token
 from conftest import auth, free_port
@@ -140,15 +140,7 @@ def test_readers_lose_nothing_while_workers_are_killed_round_after_round(
     for round_ in range(ROUNDS):
         publisher.wait_count(len(publisher.entry_ids) + 10, timeout=30)
         victim = listening_workers(node)[round_ % 2]
-        os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            pids = listening_workers(node)
-            if len(pids) == 2 and victim not in pids:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"round {round_}: no new worker: {pids}{node.log()}")
+        kill_worker_and_await_replacement(node, victim, f"round {round_}")
     publisher.wait_count(len(publisher.entry_ids) + 10, timeout=30)
     publisher.finish()
     log = the_log(node)

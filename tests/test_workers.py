@@ -40,6 +40,19 @@ def listening_workers(node: Node) -> list[int]:
     return [pid for pid in workers_of(node) if _is_worker(pid)]
 
 
+def kill_worker_and_await_replacement(node: Node, victim: int, what: str) -> None:
+    """kill -9 one worker; fail (saying `what`) unless the supervisor has two workers again,
+    the victim not among them, within 15 s."""
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        pids = listening_workers(node)
+        if len(pids) == 2 and victim not in pids:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: no replacement worker: {listening_workers(node)}{node.log()}")
+
+
 def test_sqlite_with_several_workers_is_refused_clearly(tmp_path: Path) -> None:
     """SQLite allows one writing process: --workers 2 on it exits non-zero and says why."""
     result = subprocess.run(
@@ -96,16 +109,7 @@ def test_a_killed_worker_is_replaced_and_its_readers_lose_nothing(
         reader.wait_connected()
     publisher = cluster.publisher(node, token, SLUG, retry=True)
     publisher.wait_count(10)
-    victim = listening_workers(node)[0]
-    os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        pids = listening_workers(node)
-        if len(pids) == 2 and victim not in pids:
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(f"no replacement worker: {listening_workers(node)}{node.log()}")
+    kill_worker_and_await_replacement(node, listening_workers(node)[0], "after the kill")
     publisher.wait_count(len(publisher.entry_ids) + 10, timeout=20)
     publisher.finish()
     with node.client() as http:

@@ -16,14 +16,13 @@ from liveblog.usecases.blogs import Blogs
 from liveblog.usecases.core import utcnow
 from liveblog.usecases.door import Door
 from liveblog.usecases.entries import Entries, Snapshot, Version
-from liveblog.usecases.lookup import blog_or_404
 from liveblog.usecases.presence import DeskPresence
 from liveblog.usecases.sessions import SessionPolicy, Sessions
 from liveblog.usecases.tokens import Tokens
 from liveblog.usecases.users import Users
 from liveblog.usecases.worklist import Worklist
 
-__all__ = ["Liveblog", "Snapshot", "Version", "blog_or_404"]
+__all__ = ["Liveblog", "Snapshot", "Version"]
 
 
 class Liveblog(Blogs, Entries, Worklist, DeskPresence, Users, Tokens, Sessions, AuditTrail):
@@ -35,7 +34,6 @@ class Liveblog(Blogs, Entries, Worklist, DeskPresence, Users, Tokens, Sessions, 
         policy: SessionPolicy | None = None,
     ) -> None:
         self.store = store
-        self.hub = hub
         self.clock = clock
         # The door reads the clock at each write, so a test that sets `clock` moves both.
         self.door = Door(store, hub, lambda: self.clock())

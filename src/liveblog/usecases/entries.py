@@ -59,17 +59,14 @@ def publish_step(unit: WriteUnit, blog: Blog, entry: Entry, *, new: bool, pin: b
     unit.append(blog, kind, entry.id, {"entry": entry_json(entry)})
 
 
-def unpin_others(unit: WriteUnit, blog: Blog, keep_id: int) -> list[Event]:
-    events = []
+def unpin_others(unit: WriteUnit, blog: Blog, keep_id: int) -> None:
     for other in unit.tx.pinned_entries(blog.id):
         if other.id == keep_id:
             continue
         other.pinned = False
         other.updated_at = unit.now
         unit.tx.update_entry(other)
-        data = {"entry": entry_json(other)}
-        events.append(unit.append(blog, EventType.ENTRY_UPDATED, other.id, data))
-    return events
+        unit.append(blog, EventType.ENTRY_UPDATED, other.id, {"entry": entry_json(other)})
 
 
 class Entries(Core):

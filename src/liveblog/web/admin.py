@@ -21,7 +21,6 @@ from liveblog.domain.errors import InvalidInput, LiveblogError, NotFound
 from liveblog.domain.models import Role, User
 from liveblog.domain.rules import MIN_PASSWORD, Action, may
 from liveblog.usecases.sessions import SignedIn
-from liveblog.web.auth import service
 from liveblog.web.errors import error_response
 from liveblog.web.login import NOT_STORED, login_first
 from liveblog.web.sessions import (
@@ -30,7 +29,7 @@ from liveblog.web.sessions import (
     read_form,
     signed_in,
 )
-from liveblog.web.state import signer
+from liveblog.web.state import service, signer
 from liveblog.web.statuses import status_of
 from liveblog.web.templating import render
 

@@ -11,8 +11,6 @@ from liveblog.service import Liveblog
 from liveblog.web.sessions import session_user_for_api, signed_in
 from liveblog.web.state import service
 
-__all__ = ["current_user", "optional_user", "service", "use_service"]
-
 
 async def use_service(request: Request) -> Liveblog:
     """`service` as a dependency: async, so FastAPI spends no thread-pool round trip on it."""

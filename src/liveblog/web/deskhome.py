@@ -16,11 +16,10 @@ from liveblog.domain.errors import AlreadyExists, InvalidInput
 from liveblog.domain.models import Blog, Role
 from liveblog.domain.rules import Action, may
 from liveblog.usecases.sessions import SignedIn
-from liveblog.web.auth import service
 from liveblog.web.errors import error_response
 from liveblog.web.login import DESK, NOT_STORED, login_first
 from liveblog.web.sessions import CSRF_FORM_MESSAGE, csrf_ok, read_form, signed_in
-from liveblog.web.state import signer
+from liveblog.web.state import service, signer
 from liveblog.web.statuses import status_of
 from liveblog.web.templating import render
 

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from liveblog.domain.rules import Action, may
-from liveblog.web.auth import service
 from liveblog.web.login import login_first
 from liveblog.web.sessions import signed_in
-from liveblog.web.state import signer
+from liveblog.web.state import service, signer
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -14,9 +14,10 @@ from liveblog.domain.errors import NotFound
 from liveblog.domain.models import Blog, Entry, EntryStatus
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.service import Liveblog
-from liveblog.web.auth import service, use_service
+from liveblog.web.auth import use_service
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.pagecache import PageCache, newest_page
+from liveblog.web.state import service
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
