@@ -30,6 +30,11 @@ class TooLarge(LiveblogError):
         self.field = field
 
 
+class UnsupportedMedia(InvalidInput):
+    """An upload is not a picture we accept (judged by its content, not its name or declared
+    type): SVG, HTML, a document, an unknown format."""
+
+
 class NotAuthenticated(LiveblogError):
     """No credentials, or credentials that match no active user or token."""
 

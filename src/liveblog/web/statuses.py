@@ -15,6 +15,7 @@ from liveblog.domain.errors import (
     TooLarge,
     TooManyAttempts,
     Unstorable,
+    UnsupportedMedia,
     VersionConflict,
     VersionRequired,
 )
@@ -22,6 +23,7 @@ from liveblog.domain.errors import (
 # Looked up along the error's class hierarchy, so a subclass may get a status of its own.
 STATUS: dict[type[LiveblogError], int] = {
     InvalidInput: 422,
+    UnsupportedMedia: 415,
     Unstorable: 422,
     TooLarge: 413,
     NotAuthenticated: 401,
