@@ -1,0 +1,1 @@
+"""Photos: intake and renditions; where their bytes are kept."""
