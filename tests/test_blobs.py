@@ -403,9 +403,13 @@ def test_s3_missing_bucket_is_a_clear_error(moto: Moto) -> None:
         lambda: store.put(PHOTO_KEY, PHOTO, WEBP),
         lambda: store.get(PHOTO_KEY),
         lambda: store.publish(PHOTO_KEY),
+        lambda: store.withdraw(PHOTO_KEY),
         lambda: list(store.keys()),
     ):
-        with pytest.raises(BlobStoreError, match=r"bucket no-such-bucket-here.*NoSuchBucket"):
+        with pytest.raises(
+            BlobStoreError,
+            match=r"of newsroom/p\w+/\S* in bucket no-such-bucket-here.*NoSuchBucket",
+        ):
             call()
 
 
