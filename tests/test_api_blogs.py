@@ -286,9 +286,13 @@ def test_openapi_document_describes_the_api(http: httpx.Client) -> None:
         "/api/blogs/{slug}/entries/{entry_id}": {"get", "patch", "delete"},
         "/api/blogs/{slug}/entries/{entry_id}/revisions": {"get"},
         "/api/blogs/{slug}/events": {"get"},
+        "/api/blogs/{slug}/media": {"get", "post"},
+        "/api/blogs/{slug}/entries/{entry_id}/withdrawn": {"get"},
     }
     for path, methods in expected.items():
         assert path in paths, path
         assert methods <= set(paths[path]), (path, set(paths[path]))
     entry_schema = doc["components"]["schemas"]["EntryIn"]
-    assert "body" in entry_schema["required"]
+    assert {"body", "media"} <= set(entry_schema["properties"])
+    upload = paths["/api/blogs/{slug}/media"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["required"] == ["file", "alt"]

@@ -57,7 +57,7 @@ def test_created_entry_has_every_documented_field(
     entry = r.json()
     assert set(entry) == {
         "id", "version", "headline", "body", "html", "pinned", "key_event", "status",
-        "published_at", "updated_at", "author", "correction",
+        "published_at", "updated_at", "author", "correction", "media",
     }  # fmt: skip
     assert entry["version"] == 1
     assert r.headers["etag"] == '"1"'

@@ -17,6 +17,7 @@ LAYERS: list[tuple[str, str]] = [
     ("metrics", "metrics"),
     ("credentials", "credentials"),
     ("render", "render"),
+    ("media", "media"),
     ("storage", "storage"),
     ("broadcast", "broadcast"),
     ("usecases", "core"),
@@ -37,15 +38,17 @@ ALLOWED: dict[str, set[str]] = {
     "credentials": set(),
     "config": set(),
     "render": {"domain"},
+    "media": {"domain"},
     "storage": {"domain"},
     "broadcast": {"domain", "metrics", "render"},
     # The use cases compose the inner layers and know nothing of HTTP, the CLI or settings.
-    "core": {"domain", "metrics", "credentials", "render", "storage", "broadcast"},
+    "core": {"domain", "metrics", "credentials", "render", "media", "storage", "broadcast"},
     "edge": {
         "domain",
         "metrics",
         "credentials",
         "render",
+        "media",
         "storage",
         "broadcast",
         "core",
@@ -108,7 +111,7 @@ def violations(root: Path) -> list[str]:
                 other = layer_of(".".join(parts[1:]))
                 if other is not None and other != layer and other not in ALLOWED[layer]:
                     problems.append(f"{name} ({layer}) imports {imported} ({other})")
-            elif layer in ("domain", "core") and parts[0] in BANNED_IN_CORE:
+            elif layer in ("domain", "core", "media") and parts[0] in BANNED_IN_CORE:
                 problems.append(f"{name} ({layer}) imports {imported}")
     return problems
 

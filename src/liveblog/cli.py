@@ -93,6 +93,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers != 1:
         from liveblog.web.workers import Supervisor
 
+        if not settings.s3_bucket:
+            print(
+                f"warning: {args.workers} workers keep pictures in one local directory "
+                f"({settings.media_directory()}); on several machines use a shared mount or "
+                "LIVEBLOG_S3_BUCKET",
+                file=sys.stderr,
+            )
         return Supervisor(settings, args.workers, args.log_level).run()
     app = create_app(settings)
     serve(app, settings.host, settings.port, args.log_level)

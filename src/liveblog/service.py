@@ -10,12 +10,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 from liveblog.broadcast.base import Hub
+from liveblog.media.library import MediaLibrary
+from liveblog.media.memory import MemoryBlobs
 from liveblog.storage.base import Store
 from liveblog.usecases.audit import AuditTrail
 from liveblog.usecases.blogs import Blogs
 from liveblog.usecases.core import utcnow
 from liveblog.usecases.door import Door
 from liveblog.usecases.entries import Entries, Snapshot, Version
+from liveblog.usecases.media import Pictures
 from liveblog.usecases.presence import DeskPresence
 from liveblog.usecases.sessions import SessionPolicy, Sessions
 from liveblog.usecases.tokens import Tokens
@@ -25,15 +28,20 @@ from liveblog.usecases.worklist import Worklist
 __all__ = ["Liveblog", "Snapshot", "Version"]
 
 
-class Liveblog(Blogs, Entries, Worklist, DeskPresence, Users, Tokens, Sessions, AuditTrail):
+class Liveblog(
+    Blogs, Entries, Pictures, Worklist, DeskPresence, Users, Tokens, Sessions, AuditTrail
+):
     def __init__(
         self,
         store: Store,
         hub: Hub,
         clock: Callable[[], datetime] = utcnow,
         policy: SessionPolicy | None = None,
+        library: MediaLibrary | None = None,
     ) -> None:
         self.store = store
+        # Pictures' bytes: the configured store (web/app.py, cli.py); in memory otherwise.
+        self.library = library or MediaLibrary(MemoryBlobs())
         self.clock = clock
         # The door reads the clock at each write, so a test that sets `clock` moves both.
         self.door = Door(store, hub, lambda: self.clock())

@@ -99,6 +99,28 @@ class Settings:
     """How the server's protocol meets uvicorn's: "subclass" (web/fastpath.py) or
     "composition" (web/front.py); a switch for benchmarking the two against each other."""
 
+    # Pictures (media/): how big an upload may be, and where renditions are kept.
+    media_max_bytes: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_MEDIA_MAX_BYTES", str(30 * 1024 * 1024)))
+    )
+    """The largest upload to POST /api/blogs/{slug}/media (every other route keeps 1 MiB)."""
+    media_max_pixels: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_MEDIA_MAX_PIXELS", "50000000"))
+    )
+    """The most pixels an uploaded picture may have (width times height), judged before decoding."""
+    media_dir: str = field(default_factory=lambda: _env("LIVEBLOG_MEDIA_DIR", ""))
+    """The local directory for renditions; empty: `media` in the data directory."""
+    s3_bucket: str = field(default_factory=lambda: _env("LIVEBLOG_S3_BUCKET", ""))
+    """An S3-compatible bucket for renditions instead of the local directory."""
+    s3_endpoint_url: str = field(default_factory=lambda: _env("LIVEBLOG_S3_ENDPOINT_URL", ""))
+    s3_public_url: str = field(default_factory=lambda: _env("LIVEBLOG_S3_PUBLIC_URL", ""))
+    """Where readers fetch published renditions: the bucket's public/ prefix, or a CDN on it."""
+    s3_prefix: str = field(default_factory=lambda: _env("LIVEBLOG_S3_PREFIX", ""))
+    s3_region: str = field(default_factory=lambda: _env("LIVEBLOG_S3_REGION", ""))
+
+    def media_directory(self) -> Path:
+        return Path(self.media_dir) if self.media_dir else self.data_dir / "media"
+
     def trusted_networks(self) -> list[Network]:
         networks = []
         for part in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from liveblog.domain.media import MediaRef
+
 
 class Role(enum.StrEnum):
     """Newsroom-wide roles, from most to least powerful."""
@@ -65,6 +67,8 @@ class Blog:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None = None
+    cover: MediaRef | None = None
+    """The share image, shown with its renditions in the blog's JSON."""
 
 
 @dataclass(slots=True)
@@ -95,6 +99,8 @@ class Entry:
     """When a scheduled entry goes public (kept afterwards as a record)."""
     review_note: str | None = None
     """An editor's comment on a submission sent back to its author (staff only)."""
+    media: list[MediaRef] = field(default_factory=list)
+    """Pictures shown after the body, in this order; their texts belong to this revision."""
 
 
 @dataclass(slots=True)
@@ -107,6 +113,7 @@ class Revision:
     correction: str | None
     editor: str
     created_at: datetime
+    media: list[MediaRef] = field(default_factory=list)
 
 
 @dataclass(slots=True)

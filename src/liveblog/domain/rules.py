@@ -21,6 +21,10 @@ MAX_HEADLINE = 300
 MAX_BODY_BYTES = 100_000
 MAX_NESTING = 20
 MAX_NOTE = 1_000
+MAX_MEDIA_PER_ENTRY = 20
+MAX_ALT = 1_000
+MAX_CAPTION = 1_000
+MAX_CREDIT = 300
 MIN_PASSWORD = 8
 
 
@@ -37,11 +41,13 @@ class Action(enum.StrEnum):
     PIN = "pin entries or mark key events"
     RETRACT = "retract entries"
     VIEW_AUDIT = "view the audit log"
+    UPLOAD_MEDIA = "upload pictures"
 
 
 _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_USERS: frozenset({Role.ADMIN}),
     Action.WRITE_DRAFT: frozenset({Role.ADMIN, Role.EDITOR, Role.CONTRIBUTOR}),
+    Action.UPLOAD_MEDIA: frozenset({Role.ADMIN, Role.EDITOR, Role.CONTRIBUTOR}),
 }
 _EDITORS = frozenset({Role.ADMIN, Role.EDITOR})
 

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from liveblog.domain.media import MediaFile, MediaRef
 from liveblog.domain.models import Blog, Entry, EntryStatus
 
 
@@ -31,6 +32,24 @@ def blog_json(blog: Blog) -> dict[str, Any]:
         "created_at": iso(blog.created_at),
         "updated_at": iso(blog.updated_at),
         "ended_at": iso(blog.ended_at),
+        "cover": None if blog.cover is None else media_json(blog.cover),
+    }
+
+
+def renditions_json(files: tuple[MediaFile, ...] | list[MediaFile]) -> list[dict[str, Any]]:
+    return [{"url": f.url, "width": f.width, "height": f.height, "format": f.format} for f in files]
+
+
+def media_json(ref: MediaRef) -> dict[str, Any]:
+    """A picture as an entry or a cover shows it, with the URLs of its renditions."""
+    return {
+        "id": ref.id,
+        "alt": ref.alt,
+        "caption": ref.caption,
+        "credit": ref.credit,
+        "width": ref.width,
+        "height": ref.height,
+        "renditions": renditions_json(ref.files),
     }
 
 
@@ -51,6 +70,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "updated_at": iso(entry.updated_at),
         "author": {"name": entry.author},
         "correction": correction,
+        "media": [media_json(ref) for ref in entry.media],
     }
     if entry.status is EntryStatus.SCHEDULED:
         data["publish_at"] = iso(entry.scheduled_at)

@@ -7,13 +7,14 @@ log). `Tx` is all of them together: what a store's transaction provides.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from liveblog.domain.audit import AuditRecord
 from liveblog.domain.events import Event, EventType
+from liveblog.domain.media import Media, MediaState, Withdrawal
 from liveblog.domain.models import Blog, Entry, LoginSession, Presence, Revision, Role, User
 
 
@@ -101,6 +102,20 @@ class EntryTx(BlogTx, Protocol):
     def lock_due_entry(self, entry_id: int, now: datetime) -> Entry | None: ...
 
 
+class MediaTx(Protocol):
+    """Uploaded pictures, their renditions, who uses them, and withdrawn ones."""
+
+    def insert_media(self, item: Media) -> Media: ...
+    def media_items(self, blog_id: int | None, ids: Iterable[int]) -> dict[int, Media]: ...
+    def recent_media(self, blog_id: int, limit: int) -> list[Media]: ...
+    def set_media_state(self, media_id: int, state: MediaState, at: datetime) -> None: ...
+    def media_in_public_use(self, media_id: int) -> bool: ...
+    def keys_still_kept(self, keys: Iterable[str]) -> set[str]: ...
+    def file_access(self, key: str) -> tuple[str, set[MediaState]] | None: ...
+    def insert_withdrawal(self, blog_id: int, withdrawal: Withdrawal) -> None: ...
+    def withdrawals(self, blog_id: int, entry_id: int | None) -> list[Withdrawal]: ...
+
+
 class EventLog(Protocol):
     """A blog's ordered public log: gapless seq, appended in the writing transaction."""
 
@@ -137,7 +152,9 @@ class AuditTx(Protocol):
     ) -> list[AuditRecord]: ...
 
 
-class Tx(UserTx, TokenTx, SessionTx, EntryTx, EventLog, PresenceTx, JobTx, AuditTx, Protocol):
+class Tx(
+    UserTx, TokenTx, SessionTx, EntryTx, MediaTx, EventLog, PresenceTx, JobTx, AuditTx, Protocol
+):
     """One transaction. Everything done through it commits together or not at all."""
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, and_, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 
 from liveblog.domain.models import Correction, Entry, EntryStatus, Revision
-from liveblog.storage.rows import utc, utc_required
-from liveblog.storage.schema import entries, entry_revisions, users
+from liveblog.storage.rows import refs_from_json, refs_to_json, utc, utc_required
+from liveblog.storage.schema import entries, entry_media, entry_revisions, users
 
 
 class EntryQueries:
@@ -26,6 +26,7 @@ class EntryQueries:
         entry.id = self.conn.execute(
             entries.insert().values(**_entry_values(entry))
         ).inserted_primary_key[0]  # type: ignore[index]
+        self._index_media(entry)
         return entry
 
     def entry(self, blog_id: int, entry_id: int) -> Entry | None:
@@ -37,6 +38,19 @@ class EntryQueries:
     def update_entry(self, entry: Entry) -> None:
         values = _entry_values(entry)
         self.conn.execute(update(entries).where(entries.c.id == entry.id).values(**values))
+        self._index_media(entry)
+
+    def _index_media(self, entry: Entry) -> None:
+        """entry_media mirrors the entry's list, for "who still uses this picture?"."""
+        self.conn.execute(entry_media.delete().where(entry_media.c.entry_id == entry.id))
+        if entry.media:
+            self.conn.execute(
+                entry_media.insert(),
+                [
+                    {"entry_id": entry.id, "position": i, "media_id": ref.id}
+                    for i, ref in enumerate(entry.media)
+                ],
+            )
 
     def pinned_entries(self, blog_id: int) -> list[Entry]:
         rows = self.conn.execute(
@@ -101,6 +115,7 @@ class EntryQueries:
                 body=revision.body,
                 html=revision.html,
                 correction_note=revision.correction,
+                media=refs_to_json(revision.media),
                 editor_id=editor_id,
                 created_at=revision.created_at,
             )
@@ -123,6 +138,7 @@ class EntryQueries:
                 correction=r.correction_note,
                 editor=r.editor,
                 created_at=utc_required(r.created_at),
+                media=refs_from_json(r.media),
             )
             for r in rows
         ]
@@ -184,6 +200,7 @@ def _entry_values(entry: Entry) -> dict[str, Any]:
         "retracted_at": entry.updated_at if entry.status is EntryStatus.RETRACTED else None,
         "scheduled_at": entry.scheduled_at,
         "review_note": entry.review_note,
+        "media": refs_to_json(entry.media),
     }
 
 
@@ -210,4 +227,5 @@ def _entry(row: Row[Any]) -> Entry:
         public_note=row.public_note,
         scheduled_at=utc(row.scheduled_at),
         review_note=row.review_note,
+        media=refs_from_json(row.media),
     )

@@ -56,6 +56,10 @@ blogs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
+    # The share image: its id (no foreign key: media rows name their blog, and the cycle would
+    # make both tables awkward to create and drop) and its public JSON as shown with the blog.
+    Column("cover_id", Integer, nullable=True),
+    Column("cover", Text, nullable=True),
 )
 
 entries = Table(
@@ -80,6 +84,8 @@ entries = Table(
     Column("retracted_at", DateTime(timezone=True), nullable=True),
     Column("scheduled_at", DateTime(timezone=True), nullable=True),
     Column("review_note", Text, nullable=True),
+    # The entry's pictures with their texts and renditions, as JSON (see entry_media for lookups).
+    Column("media", Text, nullable=False, default="[]"),
     Index("ix_entries_blog_published", "blog_id", "status", "published_at", "id"),
     Index("ix_entries_timeline", "blog_id", "published_at", "id"),
     Index("ix_entries_pinned", "blog_id", "pinned"),
@@ -96,6 +102,7 @@ entry_revisions = Table(
     Column("body", Text, nullable=False),
     Column("html", Text, nullable=False),
     Column("correction_note", Text, nullable=True),
+    Column("media", Text, nullable=False, default="[]"),
     Column("editor_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("entry_id", "version", name="uq_revision_version"),
@@ -184,4 +191,62 @@ desk_presence = Table(
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("editing_entry_id", Integer, nullable=True),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Uploaded pictures. The upload itself is never kept: only its renditions (media_files), made
+# from raw pixels with no metadata. `state` is private, public or withdrawn (domain/media.py).
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blog_id", Integer, ForeignKey("blogs.id"), nullable=False),
+    Column("alt", Text, nullable=False),
+    Column("caption", Text, nullable=False, default=""),
+    Column("credit", Text, nullable=False, default=""),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    Index("ix_media_blog", "blog_id", "id"),
+)
+
+# One row per rendition. Names are content addresses, so two uploads of the same picture share a
+# file: it is deleted only when no media row that is not withdrawn still names it.
+media_files = Table(
+    "media_files",
+    metadata,
+    Column("media_id", Integer, ForeignKey("media.id"), primary_key=True),
+    Column("key", String(80), primary_key=True),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("media_type", String(32), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Index("ix_media_files_key", "key"),
+)
+
+# Which entries use which media now (derived from entries.media on every write of an entry), so
+# "is this picture still used by a published entry?" is an indexed question.
+entry_media = Table(
+    "entry_media",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("entries.id"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("media_id", Integer, ForeignKey("media.id"), nullable=False),
+    Index("ix_entry_media_media", "media_id"),
+)
+
+# Pictures taken down, with every URL they were served at: what a CDN purge must follow.
+media_withdrawals = Table(
+    "media_withdrawals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blog_id", Integer, ForeignKey("blogs.id"), nullable=False),
+    Column("entry_id", Integer, nullable=True),
+    Column("media_id", Integer, ForeignKey("media.id"), nullable=False),
+    Column("urls", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_media_withdrawals_entry", "blog_id", "entry_id"),
 )

@@ -44,8 +44,9 @@ from liveblog.storage import migrate
 from liveblog.storage.accounts import AccountQueries
 from liveblog.storage.audit import AuditQueries
 from liveblog.storage.entries import EntryQueries
+from liveblog.storage.media import MediaQueries
 from liveblog.storage.presence import PresenceQueries
-from liveblog.storage.rows import user_from_row, utc, utc_required
+from liveblog.storage.rows import ref_from_json, ref_to_json, user_from_row, utc, utc_required
 from liveblog.storage.schema import (
     api_tokens,
     blogs,
@@ -139,7 +140,7 @@ def _storable() -> Iterator[None]:
         ) from None
 
 
-class SqlTx(AccountQueries, AuditQueries, EntryQueries, PresenceQueries):
+class SqlTx(AccountQueries, AuditQueries, EntryQueries, MediaQueries, PresenceQueries):
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
@@ -325,6 +326,8 @@ def _blog_values(blog: Blog) -> dict[str, Any]:
         "created_at": blog.created_at,
         "updated_at": blog.updated_at,
         "ended_at": blog.ended_at,
+        "cover_id": blog.cover.id if blog.cover else None,
+        "cover": ref_to_json(blog.cover),
     }
 
 
@@ -342,4 +345,5 @@ def _blog(row: Row[Any]) -> Blog:
         created_at=utc_required(row.created_at),
         updated_at=utc_required(row.updated_at),
         ended_at=utc(row.ended_at),
+        cover=ref_from_json(row.cover),
     )

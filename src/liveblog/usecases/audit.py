@@ -61,6 +61,8 @@ def blog_changes(before: dict[str, Any], blog: Blog) -> list[Change]:
     """What an update did to a blog, given its public JSON from before the update."""
     changes: list[Change] = []
     fields = [name for name in ("title", "description") if before[name] != getattr(blog, name)]
+    if (before["cover"] or {}).get("id") != (blog.cover.id if blog.cover else None):
+        fields.append("cover")
     if fields:
         changes.append((AuditAction.BLOG_EDIT, {"fields": fields}))
     if before["key_points"] != blog.key_points:

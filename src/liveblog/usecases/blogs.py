@@ -7,6 +7,7 @@ from typing import Any
 from liveblog.domain.audit import AuditAction
 from liveblog.domain.errors import InvalidInput
 from liveblog.domain.events import EventType
+from liveblog.domain.media import MediaRef
 from liveblog.domain.models import Blog, BlogStatus, User
 from liveblog.domain.rules import (
     MAX_DESCRIPTION,
@@ -23,7 +24,9 @@ from liveblog.metrics import timed_write
 from liveblog.render.jsonview import blog_json
 from liveblog.usecases import audit
 from liveblog.usecases.core import Core
+from liveblog.usecases.door import WriteUnit
 from liveblog.usecases.lookup import blog_or_404
+from liveblog.usecases.media import PictureTexts, place, publish_refs, withdraw_unused
 
 
 class Blogs(Core):
@@ -37,6 +40,7 @@ class Blogs(Core):
         key_points: list[str] | None = None,
         language: str = "en",
         timezone: str = "UTC",
+        cover: int | None = None,
     ) -> Blog:
         require(user, Action.CREATE_BLOG)
         fields: dict[str, Any] = {
@@ -56,9 +60,18 @@ class Blogs(Core):
                 updated_at=unit.now,
                 **fields,
             )
+            if cover is not None:
+                blog.cover = self._cover(unit, cover)
             unit.tx.insert_blog(blog)
             unit.record(user, [(AuditAction.BLOG_CREATE, {"title": blog.title})], blog_id=blog.id)
         return blog
+
+    def _cover(self, unit: WriteUnit, media_id: int) -> MediaRef:
+        """A cover is public as soon as it is set: it is the blog's share image. Any blog's
+        picture may serve (a new blog has none of its own yet)."""
+        wanted = [PictureTexts(id=media_id)]
+        refs = place(unit.tx, self.library, None, wanted, [], public=True)
+        return publish_refs(unit, self.library, None, refs)[0]
 
     def blog(self, slug: str) -> Blog:
         with self.store.read() as tx:
@@ -90,6 +103,13 @@ class Blogs(Core):
                 )
             if changes.get("key_points") is not None:
                 blog.key_points = check_key_points(changes["key_points"])
+            old_cover = blog.cover
+            if "cover" in changes:
+                same = old_cover is not None and old_cover.id == changes["cover"]
+                if not same:
+                    blog.cover = (
+                        None if changes["cover"] is None else self._cover(unit, changes["cover"])
+                    )
             ending = status is BlogStatus.ENDED and blog.status is BlogStatus.LIVE
             if status is not None and status is not blog.status:
                 blog.status = status
@@ -98,6 +118,8 @@ class Blogs(Core):
                 return blog
             blog.updated_at = unit.now
             unit.tx.update_blog(blog)
+            if old_cover is not None and blog.cover != old_cover:
+                withdraw_unused(unit, self.library, blog, [old_cover.id], user)
             unit.record(user, audit.blog_changes(before, blog), blog_id=blog.id)
             kind = EventType.BLOG_ENDED if ending else EventType.BLOG_UPDATED
             unit.append(blog, kind, None, {"blog": blog_json(blog)})

@@ -1,10 +1,12 @@
-"""What every use-case class shares: the store for reads, the door for writes, the clock."""
+"""What every use-case class shares: the store for reads, the door for writes, the clock, and
+where pictures' bytes are kept."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from liveblog.media.library import MediaLibrary
 from liveblog.storage.base import Store
 from liveblog.usecases.door import Door
 
@@ -19,3 +21,4 @@ class Core:
     store: Store
     door: Door
     clock: Callable[[], datetime]
+    library: MediaLibrary

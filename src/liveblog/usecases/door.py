@@ -10,6 +10,7 @@ when the transaction rolled back (the use case raised, or the commit failed).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +24,8 @@ from liveblog.metrics import EVENTS_COMMITTED
 from liveblog.render.jsonview import dumps
 from liveblog.storage.base import Store, Tx
 
+log = logging.getLogger(__name__)
+
 Change = tuple[AuditAction, dict[str, Any]]
 Actor = User | str | None
 """Who acted: a user, the name of the system part that did (the scheduler), or None for the
@@ -32,7 +35,7 @@ command line (the audit log says "system")."""
 class WriteUnit:
     """One write transaction as a use case sees it."""
 
-    __slots__ = ("_audit", "events", "now", "tx")
+    __slots__ = ("_after", "_audit", "events", "now", "tx")
 
     def __init__(self, tx: Tx, now: datetime) -> None:
         self.tx = tx
@@ -40,6 +43,13 @@ class WriteUnit:
         self.events: list[Event] = []
         """The public events appended so far, in seq order per blog."""
         self._audit: list[AuditRecord] = []
+        self._after: list[Callable[[], None]] = []
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the transaction has committed, before its events are announced
+        (publishing or deleting a picture's files: readers told of an entry find its pictures
+        where the entry says). Never run when the unit rolls back."""
+        self._after.append(action)
 
     def append(
         self, blog: Blog, kind: EventType, entry_id: int | None, data: dict[str, Any]
@@ -96,6 +106,13 @@ class Door:
             yield unit
             unit._flush_audit()
         # Reached only once the transaction committed.
+        for action in unit._after:
+            try:
+                action()
+            except Exception:
+                # The change is committed whatever happens here; its readers must still hear
+                # of it. What failed (an object store away) is logged for the operator.
+                log.exception("an after-commit action failed")
         self._announce(unit.events)
 
     def _announce(self, events: list[Event]) -> None:

@@ -18,7 +18,9 @@ from liveblog.domain.errors import (
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.models import Blog, BlogStatus, Entry, EntryPage, EntryStatus, Revision, User
 from liveblog.domain.rules import MAX_HEADLINE, MAX_NOTE, Action, clean_text, may, require
+from liveblog.media.library import MediaLibrary
 from liveblog.metrics import timed_write
+from liveblog.render.figures import figures_html
 from liveblog.render.jsonview import dumps, entry_json
 from liveblog.render.markdown import render_markdown
 from liveblog.usecases import entry_rules as rules
@@ -26,6 +28,7 @@ from liveblog.usecases.audit import record_entry
 from liveblog.usecases.core import Core
 from liveblog.usecases.door import WriteUnit
 from liveblog.usecases.lookup import blog_or_404, existing_entry
+from liveblog.usecases.media import PictureTexts, parse_items, place, publish_refs, withdraw_unused
 
 MAX_PAGE = 100
 MAX_EVENTS = 500
@@ -49,10 +52,18 @@ class Version:
     from_header: bool
 
 
-def publish_step(unit: WriteUnit, blog: Blog, entry: Entry, *, new: bool, pin: bool) -> None:
+def publish_step(
+    unit: WriteUnit, library: MediaLibrary, blog: Blog, entry: Entry, *, new: bool, pin: bool
+) -> None:
     """The public events of a published entry's write: `new` when it has just become public
     (entry-published, else entry-updated); `pin` when its pin is new, which unpins the others
-    (one pinned entry per blog) in the same transaction."""
+    (one pinned entry per blog) in the same transaction. Its pictures go public with it."""
+    if entry.media:
+        public = publish_refs(unit, library, blog.id, entry.media)
+        if public != entry.media:  # public URLs differ (an object store), or one was withdrawn
+            entry.media = public
+            entry.html = render_markdown(entry.body) + figures_html(public)
+            unit.tx.update_entry(entry)
     if entry.pinned and (new or pin):
         unpin_others(unit, blog, entry.id)
     kind = EventType.ENTRY_PUBLISHED if new else EventType.ENTRY_UPDATED
@@ -142,8 +153,10 @@ class Entries(Core):
         key_event: bool = False,
         status: str = "published",
         publish_at: datetime | None = None,
+        media: list[PictureTexts | int] | None = None,
     ) -> Entry:
         state = rules.entry_status(status)
+        wanted = parse_items("media", media or [])
         require(user, Action.WRITE_DRAFT)
         if state in (EntryStatus.PUBLISHED, EntryStatus.SCHEDULED):
             require(user, Action.PUBLISH)
@@ -158,14 +171,15 @@ class Entries(Core):
             require(user, Action.PIN)
         headline = clean_text("headline", headline, limit=MAX_HEADLINE)
         html = render_markdown(body)  # outside the transaction: it is the slow part
-        if not body.strip():
-            raise InvalidInput("body", "must not be empty")
+        if not body.strip() and not wanted:
+            raise InvalidInput("body", "must not be empty (an entry needs text or a picture)")
         published = state is EntryStatus.PUBLISHED
         with self.door.write() as unit:
             now = unit.now
             blog = blog_or_404(unit.tx, slug, for_update=True)
             if (scheduled_at is not None or published) and blog.status is BlogStatus.ENDED:
                 raise InvalidState("this live blog has ended; reopen it to publish")
+            refs = place(unit.tx, self.library, blog.id, wanted, [], public=False)
             entry = unit.tx.insert_entry(
                 Entry(
                     id=0,
@@ -175,7 +189,7 @@ class Entries(Core):
                     status=state,
                     headline=headline,
                     body=body,
-                    html=html,
+                    html=html + figures_html(refs),
                     pinned=pinned,
                     key_event=key_event,
                     version=1,
@@ -183,11 +197,12 @@ class Entries(Core):
                     updated_at=now,
                     published_at=now if published else None,
                     scheduled_at=scheduled_at,
+                    media=refs,
                 )
             )
-            unit.tx.insert_revision(rules.revision(entry, user, now), user.id)
             if published:
-                publish_step(unit, blog, entry, new=True, pin=pinned)
+                publish_step(unit, self.library, blog, entry, new=True, pin=pinned)
+            unit.tx.insert_revision(rules.revision(entry, user, now), user.id)
             record_entry(unit, user, entry, status_before=None)
         return entry
 
@@ -219,6 +234,22 @@ class Entries(Core):
                     precondition=version.from_header,
                 )
             content = rules.apply_content(entry, changes, now)
+            dropped: list[int] = []
+            if changes.get("media") is not None:
+                wanted = parse_items("media", changes["media"])
+                refs = place(unit.tx, self.library, blog.id, wanted, entry.media, public=False)
+                if [r.id for r in refs] != [r.id for r in entry.media] or any(
+                    (a.alt, a.caption, a.credit) != (b.alt, b.caption, b.credit)
+                    for a, b in zip(refs, entry.media, strict=False)
+                ):
+                    kept = {r.id for r in refs}
+                    dropped = [r.id for r in entry.media if r.id not in kept]
+                    entry.media = refs
+                    content = True
+            if content:
+                if not entry.body.strip() and not entry.media:
+                    raise InvalidInput("body", "must not be empty (an entry needs text or a picture)")
+                entry.html = render_markdown(entry.body) + figures_html(entry.media)
             flags = rules.apply_flags(user, entry, changes)
             status_before = entry.status
             rescheduled = rules.apply_schedule(user, entry, changes, now)
@@ -234,7 +265,9 @@ class Entries(Core):
                 unit.tx.insert_revision(rules.revision(entry, user, now), user.id)
             unit.tx.update_entry(entry)
             if entry.status is EntryStatus.PUBLISHED:
-                publish_step(unit, blog, entry, new=publishing, pin="pinned" in flags)
+                publish_step(unit, self.library, blog, entry, new=publishing, pin="pinned" in flags)
+                if dropped:
+                    withdraw_unused(unit, self.library, blog, dropped, user, entry_id=entry.id)
             record_entry(unit, user, entry, status_before, content, flags, rescheduled)
         return entry
 
@@ -253,10 +286,13 @@ class Entries(Core):
             entry.public_note = note or None
             entry.updated_at = unit.now
             unit.tx.update_entry(entry)
+            pictures = [ref.id for ref in entry.media]
             retraction = (AuditAction.ENTRY_RETRACT, {"public_note": entry.public_note})
             unit.record(user, [retraction], blog_id=blog.id, entry_id=entry.id)
             if not was_public:
                 return
+            if pictures:
+                withdraw_unused(unit, self.library, blog, pictures, user, entry_id=entry.id)
             unit.tx.redact_entry_events(
                 blog.id, entry.id, dumps({"entry": {"id": entry.id, "redacted": True}})
             )

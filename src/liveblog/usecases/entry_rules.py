@@ -27,7 +27,6 @@ from liveblog.domain.rules import (
     may,
     require,
 )
-from liveblog.render.markdown import render_markdown
 
 CREATABLE_STATUSES = {
     EntryStatus.DRAFT,
@@ -136,12 +135,9 @@ def apply_content(entry: Entry, changes: dict[str, Any], now: datetime) -> bool:
         changed |= headline != entry.headline
         entry.headline = headline
     if changes.get("body") is not None:
-        body = changes["body"]
-        if not body.strip():
-            raise InvalidInput("body", "must not be empty")
+        body = changes["body"]  # emptiness is checked with the pictures (an entry needs one)
         if body != entry.body:
-            entry.html = render_markdown(body)
-            entry.body = body
+            entry.body = body  # the caller renders the entry's HTML once, body and pictures
             changed = True
     note = changes.get("correction")
     if note is not None:
@@ -162,6 +158,7 @@ def revision(entry: Entry, user: User, now: datetime) -> Revision:
         correction=entry.correction.note if entry.correction else None,
         editor=user.name,
         created_at=now,
+        media=list(entry.media),
     )
 
 
@@ -181,6 +178,7 @@ def tombstone(entry: Entry) -> Entry:
     if entry.status is EntryStatus.RETRACTED:
         entry.headline = entry.body = entry.html = ""
         entry.correction = None
+        entry.media = []
     return entry
 
 

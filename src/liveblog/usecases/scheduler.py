@@ -73,7 +73,7 @@ def publish_one(svc: Liveblog, entry_id: int, blog_id: int, now: datetime) -> bo
         entry.published_at = unit.now
         tx.update_entry(entry)
         # The editor's own publishing step: the same events as publishing from the desk.
-        publish_step(unit, blog, entry, new=True, pin=False)
+        publish_step(unit, svc.library, blog, entry, new=True, pin=False)
         record_entry(unit, SCHEDULER, entry, EntryStatus.SCHEDULED)
     return True
 

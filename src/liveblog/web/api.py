@@ -17,6 +17,7 @@ from liveblog.render.jsonview import blog_json, entry_json, iso
 from liveblog.render.markdown import render_markdown
 from liveblog.service import Liveblog, Version
 from liveblog.usecases.entries import MAX_EVENTS, MAX_PAGE
+from liveblog.usecases.media import PictureTexts
 from liveblog.web.auth import current_user, optional_user, use_service
 from liveblog.web.http import not_modified, seq_etag
 
@@ -49,6 +50,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PictureIn(Strict):
+    """A picture in an entry: its id (from the upload) and, optionally, this entry's texts."""
+
+    id: int = Field(ge=1, le=2**63 - 1)
+    alt: Text | None = Field(None, description="what the picture shows; default: the upload's")
+    caption: Text | None = None
+    credit: Text | None = None
+
+
+Pictures = list[Annotated[int, Field(ge=1, le=2**63 - 1)] | PictureIn]
+
+
+def _pictures(items: Pictures | None) -> list[PictureTexts | int] | None:
+    if items is None:
+        return None
+    return [
+        PictureTexts(p.id, p.alt, p.caption, p.credit) if isinstance(p, PictureIn) else p
+        for p in items
+    ]
+
+
 class BlogIn(Strict):
     slug: Text = Field(description="URL name: lowercase letters, digits, hyphens")
     title: Text
@@ -56,6 +78,7 @@ class BlogIn(Strict):
     key_points: list[Text] = []
     language: Text = "en"
     timezone: Text = Field("UTC", description="IANA zone the newsroom works in, e.g. Europe/Kyiv")
+    cover: int | None = Field(None, ge=1, le=2**63 - 1, description="share image: a media id")
 
 
 class BlogPatch(Strict):
@@ -63,16 +86,24 @@ class BlogPatch(Strict):
     description: Text | None = None
     key_points: list[Text] | None = None
     status: Text | None = Field(None, description="'ended' ends the blog, 'live' reopens it")
+    cover: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="share image: a media id; null removes it"
+    )
 
 
 class EntryIn(Strict):
     headline: Text = ""
-    body: Text = Field(description="Markdown; raw HTML is shown as text")
+    body: Text = Field(
+        "", description="Markdown; raw HTML is shown as text; may be empty with pictures"
+    )
     pinned: bool = False
     key_event: bool = False
     status: Text = Field("published", description="draft, submitted, scheduled or published")
     publish_at: datetime | None = Field(
         None, description="with status 'scheduled': when it goes public (ISO 8601 with offset)"
+    )
+    media: Pictures = Field(
+        [], description="pictures shown after the body, in order: ids or {id, alt, caption, credit}"
     )
 
 
@@ -87,6 +118,7 @@ class EntryPatch(Strict):
         None, description='with "status": "draft", sends a submission back to its author'
     )
     correction: Text | None = Field(None, description="shown to readers as a correction note")
+    media: Pictures | None = Field(None, description="the entry's new list of pictures")
     version: int | None = Field(None, description="the version you edited (or use If-Match)")
 
 
@@ -135,12 +167,16 @@ def get_blog(slug: str, request: Request, svc: Svc) -> Response:
 
 @router.patch("/blogs/{slug}", summary="Edit a blog, end it or reopen it")
 def patch_blog(slug: str, payload: BlogPatch, user: Editor, svc: Svc) -> dict[str, Any]:
-    return blog_json(svc.update_blog(user, slug, payload.model_dump(exclude_none=True)))
+    changes = payload.model_dump(exclude_none=True)
+    if "cover" in payload.model_fields_set:
+        changes["cover"] = payload.cover  # null removes the cover
+    return blog_json(svc.update_blog(user, slug, changes))
 
 
 @router.post("/blogs/{slug}/entries", status_code=201, summary="Write an entry")
 def create_entry(slug: str, payload: EntryIn, user: Editor, svc: Svc) -> JSONResponse:
-    entry = svc.create_entry(user, slug, **payload.model_dump())
+    fields = payload.model_dump(exclude={"media"})
+    entry = svc.create_entry(user, slug, media=_pictures(payload.media), **fields)
     return _entry_response(entry, 201)
 
 
@@ -189,7 +225,9 @@ def patch_entry(
         version = Version(_parse_if_match(if_match), from_header=True)
     elif payload.version is not None:
         version = Version(payload.version, from_header=False)
-    changes = payload.model_dump(exclude_none=True, exclude={"version"})
+    changes = payload.model_dump(exclude_none=True, exclude={"version", "media"})
+    if payload.media is not None:
+        changes["media"] = _pictures(payload.media)
     return _entry_response(svc.edit_entry(user, slug, entry_id, changes, version))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,8 +19,11 @@ from liveblog import __version__
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.broadcast.pgbridge import PgBridge
 from liveblog.domain.events import Event
+from liveblog.media.blobs import LocalBlobs, open_blob_store
+from liveblog.media.intake import IntakeLimits
+from liveblog.media.library import MediaLibrary
 from liveblog.service import Liveblog
-from liveblog.settings import Settings
+from liveblog.settings import SettingError, Settings
 from liveblog.storage.sql import SqlStore
 from liveblog.usecases.scheduler import JobRunner
 from liveblog.usecases.sessions import SessionPolicy
@@ -32,6 +37,7 @@ from liveblog.web import (
     errors,
     fastpath,
     login,
+    media,
     ops,
     presence,
     reader,
@@ -45,6 +51,27 @@ from liveblog.web.signing import Signer
 from liveblog.web.streaming.asgiwriter import StreamEndpoint
 
 STATIC = Path(__file__).with_name("static")
+log = logging.getLogger(__name__)
+# The multipart wrapping around an upload's file: its boundaries and the short text fields.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+def media_library(settings: Settings) -> MediaLibrary:
+    """Where pictures' bytes go (the local directory unless a bucket is set) and how big an
+    upload may be; a bad combination stops the start naming the setting."""
+    try:
+        blobs = open_blob_store(
+            settings.media_directory(),
+            settings.s3_bucket or None,
+            settings.s3_endpoint_url or None,
+            settings.s3_public_url or None,
+            settings.s3_prefix,
+            settings.s3_region or None,
+        )
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+    limits = IntakeLimits(max_bytes=settings.media_max_bytes, max_pixels=settings.media_max_pixels)
+    return MediaLibrary(blobs, limits)
 
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
@@ -109,7 +136,14 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         account_limit=settings.login_account_limit,
         address_limit=settings.login_address_limit,
     )
-    svc = Liveblog(store, hub, policy=policy)
+    library = media_library(settings)
+    if isinstance(library.blobs, LocalBlobs) and store.dialect == "postgresql":
+        log.warning(
+            "pictures are kept in the local directory %s while the database is shared: every "
+            "node must see the same directory (a shared mount), or set LIVEBLOG_S3_BUCKET",
+            settings.media_directory(),
+        )
+    svc = Liveblog(store, hub, policy=policy, library=library)
     signer = Signer(svc, secret_key)
     app.state.settings = settings
     app.state.store = store
@@ -132,6 +166,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         )
     )
     app.include_router(api.router)
+    app.include_router(media.router)
     app.include_router(apidocs.router)
     app.include_router(audit.router)
     app.include_router(ops.router)
@@ -143,7 +178,12 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    upload_path = re.compile(r"/api/blogs/[^/]+/media")
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_bytes,
+        streamed=(upload_path, settings.media_max_bytes + UPLOAD_OVERHEAD),
+    )
     app.add_middleware(SecurityHeaders)
     # Outermost: everything inside sees the client address and scheme it established.
     app.add_middleware(TrustedProxies, networks=trusted_proxies)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from liveblog.render.figures import eager_first
 from liveblog.render.jsonview import iso
 
 _DIR = Path(__file__).with_name("templates")
@@ -31,6 +32,7 @@ def make_env() -> Environment:
     )
     env.filters["iso"] = iso
     env.filters["local_time"] = local_time
+    env.filters["eager"] = eager_first
     env.globals["now"] = lambda: datetime.now(UTC)
     return env
 

@@ -75,6 +75,7 @@
       correction: correction.value,
       key_event: keyEvent ? keyEvent.checked : false,
       pinned: pinned ? pinned.checked : false,
+      media: window.DeskMedia ? window.DeskMedia.saved() : [],
       editing: editing,
     };
   }
@@ -92,6 +93,7 @@
     correction.value = saved.correction || "";
     if (keyEvent) keyEvent.checked = !!saved.key_event;
     if (pinned) pinned.checked = !!saved.pinned;
+    if (window.DeskMedia) window.DeskMedia.load(saved.media || []);
     setEditing(saved.editing || null);
     if (body.value) say("Your unsent text was restored.");
   }
@@ -100,6 +102,7 @@
     headline.value = body.value = correction.value = "";
     if (keyEvent) keyEvent.checked = false;
     if (pinned) pinned.checked = false;
+    if (window.DeskMedia) window.DeskMedia.load([]);
     setEditing(null);
     preview.innerHTML = "";
     try { localStorage.removeItem(draftKey); } catch (e) { /* private mode */ }
@@ -137,16 +140,30 @@
     el.addEventListener("input", function () { remember(); if (el === body) schedulePreview(); });
   });
   [keyEvent, pinned].forEach(function (el) { if (el) el.addEventListener("change", remember); });
+  if (window.DeskMedia) window.DeskMedia.onChange(remember);
 
   function send(targetStatus, publishAt) {
     if (busy) return;
-    if (!body.value.trim()) { say("Write something first.", true); body.focus(); return; }
+    var pictures = window.DeskMedia ? window.DeskMedia.count() : 0;
+    if (!body.value.trim() && !pictures) { say("Write something first.", true); body.focus(); return; }
     busy = true;
+    if (!window.DeskMedia) return sendWith(targetStatus, publishAt, undefined);
+    if (pictures) say("Uploading pictures…");
+    window.DeskMedia.ready().then(function (media) {
+      sendWith(targetStatus, publishAt, media);
+    }, function (error) {
+      busy = false;
+      say("Not saved: " + error.message, true);
+    });
+  }
+
+  function sendWith(targetStatus, publishAt, media) {
     var change = {
       headline: headline.value,
       body: body.value,
       key_event: keyEvent ? keyEvent.checked : undefined,
       pinned: pinned ? pinned.checked : undefined,
+      media: media,
     };
     if (publishAt) change.publish_at = publishAt;
     var request;
@@ -313,6 +330,7 @@
       correction.value = "";
       if (keyEvent) keyEvent.checked = entry.key_event;
       if (pinned) pinned.checked = entry.pinned;
+      if (window.DeskMedia) window.DeskMedia.load(entry.media);
       setEditing({ id: entry.id, version: entry.version, status: entry.status });
       remember();
       schedulePreview();

@@ -63,6 +63,8 @@
     article.setAttribute("aria-labelledby", headline.id + " " + link.id);
     // `html` was rendered from Markdown and sanitised on the server when the entry was saved.
     article.querySelector(".entry-body").innerHTML = entry.html;
+    // Embeds arrive as placeholders; static/embeds.js gives them their "Load content" button.
+    if (window.LiveblogEmbeds) window.LiveblogEmbeds.prepare(article);
     article.querySelector(".author-name").textContent = entry.author ? entry.author.name : "";
     var updated = article.querySelector(".entry-updated");
     updated.hidden = entry.version <= 1;
