@@ -129,7 +129,7 @@ class Node:
         return f"\n--- node {self.name} output ---\n{text[-4000:]}" if text else ""
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10, **kwargs)
+        return httpx.Client(**{"base_url": self.url, "timeout": 10, **kwargs})
 
 
 class Cluster:
