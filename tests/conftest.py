@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
     from cluster import Cluster
+    from s3emulator import Moto
 
 IN_CI = os.environ.get("CI") == "true"
 # Cheap argon2 for every password the suite hashes, here and in the `liveblog` processes tests
@@ -238,6 +239,14 @@ def _pg_connect(url: str):  # type: ignore[no-untyped-def]
     import psycopg
 
     return psycopg.connect(url, autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    """moto's S3 emulator as a real server process on loopback, one per test module."""
+    from s3emulator import run_moto
+
+    yield from run_moto(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

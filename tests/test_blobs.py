@@ -10,13 +10,10 @@ import re
 import stat
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -28,12 +25,11 @@ from liveblog.media.blobs import (
     LocalBlobs,
     open_blob_store,
 )
+from liveblog.media.memory import MemoryBlobs
 from liveblog.media.s3 import PUBLIC_CACHE_CONTROL, S3_EXTRA, S3Blobs, public_read_policy
 
 from conftest import free_port, require_or_skip
-
-REGION = "us-east-1"
-PREFIX = "newsroom/"
+from s3emulator import PREFIX, REGION, Moto, fresh_bucket
 
 
 def key_for(data: bytes, ext: str = "webp") -> str:
@@ -43,79 +39,6 @@ def key_for(data: bytes, ext: str = "webp") -> str:
 PHOTO = b"RIFF\x00\x00\x00\x00WEBPVP8 pretend rendition bytes" * 50
 PHOTO_KEY = key_for(PHOTO)
 WEBP = "image/webp"
-
-
-# --- the S3 emulator: one moto server process per module ---------------------------------------
-
-
-@dataclass
-class Moto:
-    endpoint: str
-
-    def client(self, **config: Any) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}, **config),
-        )
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    """moto's S3 emulator in server mode on a free loopback port, stopped after the module."""
-    require_or_skip(
-        importlib.util.find_spec("moto") is not None
-        and importlib.util.find_spec("flask") is not None
-        and importlib.util.find_spec("boto3") is not None,
-        "the S3 contract needs boto3 and moto's server (pip install 'moto[server]' boto3)",
-    )
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with pytest.MonkeyPatch.context() as env:
-        # boto3's normal chain reads these, as it would a deployment's; moto accepts any.
-        env.setenv("AWS_ACCESS_KEY_ID", "emulator-key")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        env.delenv("AWS_PROFILE", raising=False)
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        with log.open("wb") as output:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(f"{endpoint}/moto-api/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"moto did not start: {log.read_text()}") from None
-                    time.sleep(0.05)
-            yield Moto(endpoint)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def fresh_bucket(moto: Moto) -> str:
-    """A new bucket whose policy is the documented one: only public/ readable by anyone."""
-    bucket = f"liveblog-{uuid.uuid4().hex[:12]}"
-    client = moto.client()
-    client.create_bucket(Bucket=bucket)
-    client.put_bucket_policy(Bucket=bucket, Policy=public_read_policy(bucket, PREFIX))
-    return bucket
 
 
 def s3_store(moto: Moto, bucket: str) -> S3Blobs:
@@ -140,9 +63,13 @@ class Harness:
     """Every underlying file or object name, whatever the store thinks it holds."""
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "memory"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    """An empty store of each kind: a fresh directory, or a fresh bucket on the emulator."""
+    """An empty store of each kind: a fresh directory, a fresh bucket on the emulator, or the
+    in-memory twin the tests and commands use."""
+    if request.param == "memory":
+        memory = MemoryBlobs()
+        return Harness("memory", memory, lambda: memory, lambda: sorted(memory.files))
     if request.param == "local":
         directory = tmp_path / "media"
         return Harness(
@@ -183,7 +110,7 @@ def test_published_bytes_stay_readable_and_publish_is_idempotent(harness: Harnes
     harness.store.publish(PHOTO_KEY)
     assert harness.store.get(PHOTO_KEY) == PHOTO
     url = harness.store.public_url(PHOTO_KEY)
-    if harness.kind == "local":
+    if harness.kind in ("local", "memory"):
         assert url is None  # the app serves /media/{key} itself and checks who may read it
     else:
         assert url is not None and url.startswith("http") and url.endswith("/" + PHOTO_KEY)

@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             "node must see the same directory (a shared mount), or set LIVEBLOG_S3_BUCKET",
             settings.media_directory(),
         )
+    log.info("pictures are kept in: %s", library.blobs.describe())
     svc = Liveblog(store, hub, policy=policy, library=library)
     signer = Signer(svc, secret_key)
     app.state.settings = settings

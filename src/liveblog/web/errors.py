@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from liveblog.domain.errors import Gone, LiveblogError, TooManyAttempts, VersionConflict
+from liveblog.media.blobs import BlobStoreError
 from liveblog.web.headers import response_headers
 from liveblog.web.statuses import status_of
 from liveblog.web.templating import render
@@ -91,6 +92,17 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def on_store_unreachable(request: Request, exc: Exception) -> Response:
+    """The picture store failed (a full disk, an object store away): the operator's problem,
+    told to the caller as a temporary one and logged with the store's own words."""
+    log.error("picture store failed on %s %s: %s", request.method, request.url.path, exc)
+    response = error_response(
+        request, 503, "the picture store is not available right now; try again shortly"
+    )
+    response.headers["Retry-After"] = "10"
+    return response
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     response = error_response(request, 500, "internal error; it has been logged")
@@ -104,4 +116,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LiveblogError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(BlobStoreError, on_store_unreachable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from liveblog.domain.errors import InvalidInput, NotFound
 from liveblog.domain.media import Media, MediaFile
 from liveblog.domain.models import User
-from liveblog.media.intake import KEY_PATTERN
+from liveblog.media.blobs import KEY_PATTERN
 from liveblog.render.jsonview import iso, renditions_json
 from liveblog.web.auth import current_user, optional_user
 from liveblog.web.state import service
