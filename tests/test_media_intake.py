@@ -448,7 +448,7 @@ REFUSALS: dict[str, Refusal] = {
     "JPEG + appended HTML": (
         lambda: jpeg_bytes() + b"<html><body><script>alert(document.cookie)</script></body></html>",
         UnsupportedMedia,
-        "is a JPEG image that also carries a script ('<script')",
+        "is a JPEG image that also carries an HTML document ('<html') at byte",
     ),
     "JPEG with PHP in its comment": (
         lambda: _jpeg_with_comment(b"<?php system($_GET['c']); ?>"),
@@ -511,6 +511,35 @@ def test_refusals_name_the_problem(tmp_path: Path, case: str) -> None:
         process_image(path)
     assert type(caught.value) is error
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "HEIF", "AVIF"])
+def test_damaged_files_only_ever_raise_domain_errors(tmp_path: Path, fmt: str) -> None:
+    """Truncated or bit-flipped files of every format end as a domain error (or a picture, when
+    the damage is harmless), never as Pillow's or pillow-heif's own exception, and no message
+    shows the server's file path."""
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    marked((120, 90)).save(buf, fmt)
+    good = buf.getvalue()
+    rnd = random.Random(fmt)
+    path = tmp_path / "upload"
+    outcomes = set()
+    for i in range(30):
+        data = bytearray(good)
+        if i % 2:
+            data = data[: rnd.randrange(1, len(data))]
+        else:
+            for _ in range(rnd.randrange(1, 8)):
+                data[rnd.randrange(len(data))] = rnd.randrange(256)
+        path.write_bytes(bytes(data))
+        try:
+            process_image(path)
+            outcomes.add("ok")
+        except (InvalidInput, TooLarge) as exc:
+            assert str(tmp_path) not in str(exc) and "<_io" not in str(exc), exc
+            outcomes.add(type(exc).__name__)
+    assert "InvalidInput" in outcomes
 
 
 def test_over_the_byte_limit_is_too_large(tmp_path: Path) -> None:
