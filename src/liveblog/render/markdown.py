@@ -2,18 +2,26 @@
 
 markdown-it runs with raw HTML disabled, so `<script>` in a body is shown as text; nh3 then
 sanitises the output anyway, so a parser bug cannot become a stored XSS on every reader's page.
+
+Bare URLs become links (linkify). A link standing alone in a top-level paragraph becomes an
+embed placeholder or a link card instead (render/embeds.py); that markup is ours, escaped
+there, and spliced between the sanitised pieces of the body rather than passed through nh3,
+which would strip the data attributes the click-to-load script reads.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import nh3
+from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from liveblog.domain.errors import InvalidInput
 from liveblog.domain.rules import MAX_NESTING, check_body_size
+from liveblog.render.embeds import standalone_link_html
 
 _ALLOWED_TAGS = {
     "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "del", "code", "pre",
@@ -34,9 +42,11 @@ _ALLOWED_SCHEMES = {"http", "https", "mailto"}
 def _parser() -> MarkdownIt:
     # maxNesting a little above our limit: markdown-it silently stops nesting at its cap, and we
     # want to see that the limit was crossed so we can refuse with a clear message instead.
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
     md.options["maxNesting"] = MAX_NESTING + 2
-    md.enable(["table", "strikethrough"])
+    md.enable(["table", "strikethrough", "linkify"])
+    # Only links a reader can follow: no ftp, and no scheme-relative "//host" links.
+    md.linkify = LinkifyIt().add("ftp:", None).add("//", None)
     return md
 
 
@@ -53,8 +63,83 @@ def render_markdown(body: str) -> str:
             "body", f"Markdown nests {depth} levels deep; the limit is {MAX_NESTING}"
         )
     _alignment_as_class(tokens)
-    html = _MD.renderer.render(tokens, _MD.options, {})
-    return sanitise(html)
+    _drop_fuzzy_links(tokens)
+    return _render_blocks(tokens)
+
+
+def _render_blocks(tokens: list[Token]) -> str:
+    """The body's HTML: runs of ordinary blocks rendered and sanitised, with the blocks of
+    standalone links (ours, escaped where they are made) between them."""
+    pieces: list[str] = []
+    start = 0
+    for i in range(len(tokens)):
+        block = _standalone_link_block(tokens, i)
+        if block is None:
+            continue
+        pieces += [_sanitised(tokens[start:i]), block]
+        start = i + 3
+    pieces.append(_sanitised(tokens[start:]))
+    return "".join(pieces)
+
+
+def _sanitised(tokens: list[Token]) -> str:
+    if not tokens:
+        return ""
+    return sanitise(_MD.renderer.render(tokens, _MD.options, {}))
+
+
+def _standalone_link_block(tokens: list[Token], i: int) -> str | None:
+    """The embed or card for a top-level paragraph that is one link and nothing else.
+    Nested paragraphs (in lists, quotes) keep their links: a card there would break the list."""
+    if i + 2 >= len(tokens) or tokens[i].type != "paragraph_open" or tokens[i].level != 0:
+        return None
+    children = tokens[i + 1].children or []
+    if len(children) < 2 or children[0].type != "link_open" or children[-1].type != "link_close":
+        return None
+    if any(c.type in ("link_open", "link_close") for c in children[1:-1]):
+        return None  # two links side by side, not one
+    href = children[0].attrs.get("href")
+    if not isinstance(href, str):
+        return None
+    bare = children[0].markup in ("linkify", "autolink")
+    return standalone_link_html(href, _plain_text(children[1:-1]), editor_text=not bare)
+
+
+def _plain_text(tokens: Sequence[Token]) -> str:
+    parts = []
+    for tok in tokens:
+        if tok.type in ("text", "code_inline"):
+            parts.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif tok.children:
+            parts.append(_plain_text(tok.children))
+    return "".join(parts)
+
+
+# A fuzzy link is a host written without a scheme. "www." makes the intent plain, and e-mail
+# addresses are unmistakable; other fuzzy matches are too often prose ("said.It", "main.py").
+_INTENDED_LINK = re.compile(r"(?:https?://|mailto:|www\.)", re.IGNORECASE)
+
+
+def _drop_fuzzy_links(tokens: Sequence[Token]) -> None:
+    for tok in tokens:
+        if tok.type != "inline" or not tok.children:
+            continue
+        kept: list[Token] = []
+        children = tok.children
+        j = 0
+        while j < len(children):
+            child = children[j]
+            if child.type == "link_open" and child.markup == "linkify" and j + 2 < len(children):
+                text, href = children[j + 1].content, str(child.attrs.get("href", ""))
+                if not (_INTENDED_LINK.match(text) or href.startswith("mailto:")):
+                    kept.append(children[j + 1])  # the text, without its link
+                    j += 3
+                    continue
+            kept.append(child)
+            j += 1
+        tok.children = kept
 
 
 def _alignment_as_class(tokens: Sequence[Token]) -> None:

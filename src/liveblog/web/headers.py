@@ -16,12 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from liveblog.render.embeds import frame_sources
+
 Header = tuple[bytes, bytes]
 
+# Frames only from the embed table's hosts (render/embeds.py), and only once a reader asks.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'self'"
+    "frame-ancestors 'self'; frame-src " + " ".join(frame_sources())
 )
 SECURITY_HEADERS: list[Header] = [
     (b"content-security-policy", CSP.encode()),
