@@ -250,8 +250,9 @@ def frame_sources() -> tuple[str, ...]:
     return tuple(f"https://{host}" for host in hosts)
 
 
-def _web_url(url: str) -> SplitResult | None:
-    """The URL's parts if it is a plain http(s) URL with a host, no user info and no port."""
+def _web_url(url: str, *, plain: bool) -> SplitResult | None:
+    """The URL's parts if it is an http(s) URL with a host; `plain` also refuses user info
+    and ports, which no post on a platform we embed has."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -259,7 +260,7 @@ def _web_url(url: str) -> SplitResult | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    if parts.username is not None or parts.password is not None or port is not None:
+    if plain and (parts.username is not None or parts.password is not None or port is not None):
         return None
     return parts
 
@@ -268,7 +269,7 @@ def match_embed(url: str) -> Embed | None:
     """The embed a URL stands for, or None when it is not a post or video we know how to
     embed. Hosts must match exactly and every value taken from the URL must match its
     pattern, so look-alike hosts and smuggled characters never reach an iframe URL."""
-    parts = _web_url(url)
+    parts = _web_url(url, plain=True)
     if parts is None or parts.hostname is None:
         return None
     host = parts.hostname
@@ -315,9 +316,10 @@ def standalone_link_html(href: str, text: str, *, editor_text: bool) -> str | No
     link card, or None when the URL is not http(s) (it then stays an ordinary link).
     `text` is what the editor wrote: the link's text, or the URL itself (`editor_text`
     False), which the card shows without its scheme."""
-    parts = _web_url(href)
+    parts = _web_url(href, plain=False)
     if parts is None or parts.hostname is None:
         return None
+    # The card names the host the link really goes to, user info or not ("a.com@b.example").
     domain = display_domain(parts.hostname)
     text = " ".join(text.split())
     if not editor_text:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 import nh3
 from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
 from liveblog.domain.errors import InvalidInput
@@ -39,6 +41,81 @@ _ALLOWED_CLASSES = {"th": _ALIGN_CLASSES, "td": _ALIGN_CLASSES}
 _ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
+# A fuzzy link is a host written without a scheme. "www." makes the intent plain, and e-mail
+# addresses are unmistakable; other fuzzy matches are too often prose ("said.It", "main.py").
+_WWW = re.compile(r"www\.", re.IGNORECASE)
+
+
+def _linkify(state: StateCore) -> None:
+    """markdown-it's core linkify rule in one forward pass, keeping only intended links. Its
+    own rule copies the whole token list for every text it links, which made a 100 KB body
+    of short lines take seconds. Raw HTML is off, so there are no HTML links to step over."""
+    linkify = state.md.linkify
+    if linkify is None:
+        return
+    for inline in state.tokens:
+        if inline.type != "inline" or not inline.children or not linkify.pretest(inline.content):
+            continue
+        out: list[Token] = []
+        depth = 0  # inside a Markdown link, text stays as it is
+        for tok in inline.children:
+            if tok.type in ("link_open", "link_close"):
+                depth += 1 if tok.type == "link_open" else -1
+            elif tok.type == "text" and depth == 0 and linkify.test(tok.content):
+                after_escape = bool(out) and out[-1].type == "text_special"
+                out += _linked(state, tok, after_escape)
+                continue
+            out.append(tok)
+        inline.children = out
+
+
+def _linked(state: StateCore, tok: Token, after_escape: bool) -> list[Token]:
+    """A text token split into text and the links in it."""
+    assert state.md.linkify is not None
+    text, level, nodes, last = tok.content, tok.level, [], 0
+    for link in state.md.linkify.match(text) or []:
+        if link.index == 0 and after_escape:
+            continue  # "http\://x" stays text, as markdown-it has it
+        if not link.schema and not _WWW.match(link.text):
+            continue
+        href = state.md.normalizeLink(link.url)
+        if not state.md.validateLink(href):
+            continue
+        shown = link.text if link.schema else link.url  # normalise the host as a URL would be
+        label = state.md.normalizeLinkText(shown)
+        if not link.schema:
+            label = label.removeprefix("http://")
+        if link.index > last:
+            nodes.append(_token("text", "", 0, level, content=text[last : link.index]))
+        nodes += [
+            _token("link_open", "a", 1, level, markup="linkify", href=href),
+            _token("text", "", 0, level + 1, content=label),
+            _token("link_close", "a", -1, level, markup="linkify"),
+        ]
+        last = link.last_index
+    if last < len(text):
+        nodes.append(_token("text", "", 0, level, content=text[last:]))
+    return nodes
+
+
+def _token(
+    kind: str,
+    tag: str,
+    nesting: Literal[-1, 0, 1],
+    level: int,
+    *,
+    content: str = "",
+    markup: str = "",
+    href: str = "",
+) -> Token:
+    tok = Token(kind, tag, nesting, content=content, markup=markup, level=level)
+    if href:
+        tok.attrs = {"href": href}
+    if markup:
+        tok.info = "auto"
+    return tok
+
+
 def _parser() -> MarkdownIt:
     # maxNesting a little above our limit: markdown-it silently stops nesting at its cap, and we
     # want to see that the limit was crossed so we can refuse with a clear message instead.
@@ -47,6 +124,7 @@ def _parser() -> MarkdownIt:
     md.enable(["table", "strikethrough", "linkify"])
     # Only links a reader can follow: no ftp, and no scheme-relative "//host" links.
     md.linkify = LinkifyIt().add("ftp:", None).add("//", None)
+    md.core.ruler.at("linkify", _linkify)
     return md
 
 
@@ -63,7 +141,6 @@ def render_markdown(body: str) -> str:
             "body", f"Markdown nests {depth} levels deep; the limit is {MAX_NESTING}"
         )
     _alignment_as_class(tokens)
-    _drop_fuzzy_links(tokens)
     return _render_blocks(tokens)
 
 
@@ -96,8 +173,8 @@ def _standalone_link_block(tokens: list[Token], i: int) -> str | None:
     children = tokens[i + 1].children or []
     if len(children) < 2 or children[0].type != "link_open" or children[-1].type != "link_close":
         return None
-    if any(c.type in ("link_open", "link_close") for c in children[1:-1]):
-        return None  # two links side by side, not one
+    if any(c.type in ("link_open", "link_close", "image") for c in children[1:-1]):
+        return None  # two links side by side, or a linked picture: not a bare link
     href = children[0].attrs.get("href")
     if not isinstance(href, str):
         return None
@@ -115,31 +192,6 @@ def _plain_text(tokens: Sequence[Token]) -> str:
         elif tok.children:
             parts.append(_plain_text(tok.children))
     return "".join(parts)
-
-
-# A fuzzy link is a host written without a scheme. "www." makes the intent plain, and e-mail
-# addresses are unmistakable; other fuzzy matches are too often prose ("said.It", "main.py").
-_INTENDED_LINK = re.compile(r"(?:https?://|mailto:|www\.)", re.IGNORECASE)
-
-
-def _drop_fuzzy_links(tokens: Sequence[Token]) -> None:
-    for tok in tokens:
-        if tok.type != "inline" or not tok.children:
-            continue
-        kept: list[Token] = []
-        children = tok.children
-        j = 0
-        while j < len(children):
-            child = children[j]
-            if child.type == "link_open" and child.markup == "linkify" and j + 2 < len(children):
-                text, href = children[j + 1].content, str(child.attrs.get("href", ""))
-                if not (_INTENDED_LINK.match(text) or href.startswith("mailto:")):
-                    kept.append(children[j + 1])  # the text, without its link
-                    j += 3
-                    continue
-            kept.append(child)
-            j += 1
-        tok.children = kept
 
 
 def _alignment_as_class(tokens: Sequence[Token]) -> None:
