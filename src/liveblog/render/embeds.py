@@ -54,8 +54,9 @@ MASTODON_INSTANCES = (
 
 _YT_ID = r"(?P<id>[A-Za-z0-9_-]{11})"
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com"}
-_X_HOSTS = {"x.com", "www.x.com", "mobile.x.com", "twitter.com", "www.twitter.com"}
-_X_HOSTS |= {"mobile.twitter.com"}
+_X_HOSTS = {
+    "x.com", "www.x.com", "mobile.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com",
+}  # fmt: skip
 _FACEBOOK_HOSTS = {"facebook.com", "www.facebook.com", "m.facebook.com", "web.facebook.com"}
 _FB_PAGE = r"(?P<page>[A-Za-z0-9.-]{1,80})"
 _FB_POST = "https://www.facebook.com/plugins/post.php?href={href}&show_text=true&width=500"

@@ -80,6 +80,7 @@
     frame.setAttribute("sandbox", allowedTokens(box.getAttribute("data-embed-sandbox"), SANDBOX, /\s+/).join(" "));
     var features = allowedTokens(box.getAttribute("data-embed-allow"), FEATURES, ";");
     if (features.length) frame.setAttribute("allow", features.join("; "));
+    if (features.indexOf("fullscreen") >= 0) frame.setAttribute("allowfullscreen", ""); // older Safari
     frame.setAttribute("referrerpolicy", "strict-origin-when-cross-origin");
     frame.setAttribute("loading", "lazy");
     frame.setAttribute("width", size(box.getAttribute("data-embed-width"), "550"));
