@@ -13,6 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from liveblog.settings import SettingError
+
 from conftest import LiveServer, Tokens, auth
 from pictures import jpeg, leaky_jpeg, photo, png
 
@@ -453,5 +455,35 @@ def test_the_upload_limit_is_the_media_route_s_own(
                 ENTRIES, json={"body": "x" * (2 * 1024 * 1024)}, headers=auth(tokens.editor)
             )
             assert r.status_code == 413
+    finally:
+        server.stop()
+
+
+def test_a_media_directory_that_cannot_be_made_stops_the_start(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A media directory path that is a file stops the server at start, naming it."""
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the media directory should be")
+    with pytest.raises(SettingError, match="not-a-directory"):
+        LiveServer(db_url, tmp_path, media_dir=str(blocked))
+
+
+def test_a_picture_store_that_fails_answers_503_and_keeps_no_row(
+    db_url: str, tmp_path: Path, tokens: Tokens
+) -> None:
+    """When the media directory cannot be written, an upload gets a 503 saying to try again,
+    not a 500, and no media row is left behind."""
+    media = tmp_path / "pictures"
+    server = LiveServer(db_url, tmp_path, media_dir=str(media)).start()
+    media.rmdir()  # gone from under the running server (a lost mount), a file in its place
+    media.write_text("not a directory")
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            http.post("/api/blogs", json={"slug": SLUG, "title": "T"}, headers=auth(tokens.editor))
+            r = upload(http, tokens.editor, jpeg(photo()))
+            assert r.status_code == 503, r.text
+            assert "try again" in r.json()["error"] and r.headers["retry-after"]
+            assert http.get(MEDIA, headers=auth(tokens.editor)).json()["media"] == []
     finally:
         server.stop()

@@ -19,7 +19,7 @@ from liveblog import __version__
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.broadcast.pgbridge import PgBridge
 from liveblog.domain.events import Event
-from liveblog.media.blobs import LocalBlobs, open_blob_store
+from liveblog.media.blobs import BlobStoreError, LocalBlobs, open_blob_store
 from liveblog.media.intake import IntakeLimits
 from liveblog.media.library import MediaLibrary
 from liveblog.service import Liveblog
@@ -68,7 +68,7 @@ def media_library(settings: Settings) -> MediaLibrary:
             settings.s3_prefix,
             settings.s3_region or None,
         )
-    except ValueError as exc:
+    except (ValueError, BlobStoreError) as exc:
         raise SettingError(str(exc)) from None
     limits = IntakeLimits(max_bytes=settings.media_max_bytes, max_pixels=settings.media_max_pixels)
     return MediaLibrary(blobs, limits)
