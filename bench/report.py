@@ -23,7 +23,9 @@ from bench.peer import versions
 
 DOC = ROOT / "docs" / "benchmarks.md"
 # Files in this order first, the rest alphabetically.
-ORDER = ("fanout", "publish", "seam", "page", "catchup", "slow", "workers", "cross_node")
+ORDER = (
+    "fanout", "publish", "seam", "page", "catchup", "slow", "workers", "cross_node", "media",
+)  # fmt: skip
 TITLES = {
     "fanout": "Fan-out",
     "publish": "Publish",
@@ -33,6 +35,7 @@ TITLES = {
     "slow": "Slow readers",
     "workers": "Workers on PostgreSQL",
     "cross_node": "Cross-node delivery",
+    "media": "Photo intake",
 }
 PROFILING = "## Profiling notes"
 PROFILING_PLACEHOLDER = (
@@ -138,6 +141,7 @@ def render(directory: Path = RESULTS_DIR, doc: Path = DOC) -> str:
         ".venv/bin/python -m bench.fanout fanout --readers 10000 --runs 5   # one benchmark",
         ".venv/bin/python -m bench.fanout publish --readers 1,10000",
         ".venv/bin/python -m bench.cluster --readers 1000 --runs 1   # workers, cross-node (quick)",
+        ".venv/bin/python -m bench.media --runs 5   # photo intake; --vips-site DIR adds libvips",
         ".venv/bin/python -m bench.report                    # rebuild this page",
         "```",
         "",
