@@ -21,8 +21,9 @@ from liveblog.render.embeds import frame_sources
 Header = tuple[bytes, bytes]
 
 # Frames only from the embed table's hosts (render/embeds.py), and only once a reader asks.
+# blob: images are the desk's previews of photos not yet uploaded (made by its own script).
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data: blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'self'; frame-src " + " ".join(frame_sources())
 )
