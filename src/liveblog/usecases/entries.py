@@ -28,10 +28,18 @@ from liveblog.usecases.audit import record_entry
 from liveblog.usecases.core import Core
 from liveblog.usecases.door import WriteUnit
 from liveblog.usecases.lookup import blog_or_404, existing_entry
-from liveblog.usecases.media import PictureTexts, parse_items, place, publish_refs, withdraw_unused
+from liveblog.usecases.media import (
+    PictureTexts,
+    parse_items,
+    pictures_differ,
+    place,
+    publish_refs,
+    withdraw_unused,
+)
 
 MAX_PAGE = 100
 MAX_EVENTS = 500
+EMPTY = "must not be empty (an entry needs text or a picture)"
 
 
 @dataclass(slots=True)
@@ -172,7 +180,7 @@ class Entries(Core):
         headline = clean_text("headline", headline, limit=MAX_HEADLINE)
         html = render_markdown(body)  # outside the transaction: it is the slow part
         if not body.strip() and not wanted:
-            raise InvalidInput("body", "must not be empty (an entry needs text or a picture)")
+            raise InvalidInput("body", EMPTY)
         published = state is EntryStatus.PUBLISHED
         with self.door.write() as unit:
             now = unit.now
@@ -238,17 +246,14 @@ class Entries(Core):
             if changes.get("media") is not None:
                 wanted = parse_items("media", changes["media"])
                 refs = place(unit.tx, self.library, blog.id, wanted, entry.media, public=False)
-                if [r.id for r in refs] != [r.id for r in entry.media] or any(
-                    (a.alt, a.caption, a.credit) != (b.alt, b.caption, b.credit)
-                    for a, b in zip(refs, entry.media, strict=False)
-                ):
+                if pictures_differ(refs, entry.media):
                     kept = {r.id for r in refs}
                     dropped = [r.id for r in entry.media if r.id not in kept]
                     entry.media = refs
                     content = True
             if content:
                 if not entry.body.strip() and not entry.media:
-                    raise InvalidInput("body", "must not be empty (an entry needs text or a picture)")
+                    raise InvalidInput("body", EMPTY)
                 entry.html = render_markdown(entry.body) + figures_html(entry.media)
             flags = rules.apply_flags(user, entry, changes)
             status_before = entry.status

@@ -111,6 +111,14 @@ def place(
     return refs
 
 
+def pictures_differ(new: Sequence[MediaRef], old: Sequence[MediaRef]) -> bool:
+    """Whether an entry's pictures changed as readers see them: which, in what order, with
+    what texts (URLs aside: they follow the picture's state, not the editor)."""
+    return [(r.id, r.alt, r.caption, r.credit) for r in new] != [
+        (r.id, r.alt, r.caption, r.credit) for r in old
+    ]
+
+
 def publish_refs(
     unit: WriteUnit, library: MediaLibrary, scope: int | None, refs: Sequence[MediaRef]
 ) -> list[MediaRef]:
