@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -83,3 +84,25 @@ LONGITUDE_FLOATS = tuple(n / d for n, d in LONGITUDE)
 def _rational_bytes(value: tuple[int, int]) -> tuple[bytes, bytes]:
     """An EXIF rational as stored, in either byte order."""
     return struct.pack("<II", *value), struct.pack(">II", *value)
+
+
+# --- crafted PNGs: a header can claim any size ---------------------------------------------
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+
+
+def real_bomb_png(width: int, height: int) -> bytes:
+    """A complete, valid 1-bit PNG of `width` x `height` black pixels: a few KB on disk."""
+    row = b"\x00" + bytes((width + 7) // 8)
+    packer = zlib.compressobj(9)
+    rows = 500
+    body = b"".join(packer.compress(row * rows) for _ in range(height // rows))
+    body += packer.compress(row * (height % rows)) + packer.flush()
+    return png_header(width, height, 1, 0) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")

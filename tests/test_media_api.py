@@ -16,7 +16,7 @@ from PIL import Image
 from liveblog.settings import SettingError
 
 from conftest import LiveServer, Tokens, auth
-from pictures import jpeg, leaky_jpeg, photo, png
+from pictures import jpeg, leaky_jpeg, photo, png, png_chunk, png_header, real_bomb_png
 
 SLUG = "election-night"
 MEDIA = f"/api/blogs/{SLUG}/media"
@@ -374,8 +374,21 @@ def test_no_metadata_survives_anywhere_in_the_store_or_the_database(
         (jpeg(photo(300, 200))[:2000], "cut.jpg", 422, ""),
         (jpeg(photo(300, 200)) + b"<script>alert(1)</script>", "polyglot.jpg", 4, ""),
         (png(Image.new("RGB", (20_000, 1))), "line.png", 422, ""),
+        (png_header(100_000, 100_000), "claims.png", 413, "pixels"),
+        (real_bomb_png(10_000, 8_000), "bomb.png", 413, "pixels"),
+        (png_header(0, 0) + png_chunk(b"IEND", b""), "nothing.png", 422, ""),
     ],
-    ids=["empty", "html-named-jpg", "svg-with-script", "truncated", "polyglot", "one-pixel-line"],
+    ids=[
+        "empty",
+        "html-named-jpg",
+        "svg-with-script",
+        "truncated",
+        "polyglot",
+        "one-pixel-line",
+        "header-claims-10-gigapixels",
+        "decompression-bomb",
+        "zero-by-zero",
+    ],
 )
 def test_bad_uploads_are_refused_naming_the_problem_and_nothing_is_kept(
     http: httpx.Client,
@@ -459,9 +472,7 @@ def test_the_upload_limit_is_the_media_route_s_own(
         server.stop()
 
 
-def test_a_media_directory_that_cannot_be_made_stops_the_start(
-    db_url: str, tmp_path: Path
-) -> None:
+def test_a_media_directory_that_cannot_be_made_stops_the_start(db_url: str, tmp_path: Path) -> None:
     """A media directory path that is a file stops the server at start, naming it."""
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the media directory should be")
@@ -487,3 +498,18 @@ def test_a_picture_store_that_fails_answers_503_and_keeps_no_row(
             assert http.get(MEDIA, headers=auth(tokens.editor)).json()["media"] == []
     finally:
         server.stop()
+
+
+def test_a_local_media_directory_with_a_shared_database_is_warned_about(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Starting on PostgreSQL (several nodes) with pictures in a local directory logs a warning
+    naming the directory and the way out."""
+    from liveblog.settings import Settings
+    from liveblog.web.app import create_app
+
+    with caplog.at_level("WARNING", logger="liveblog.web.app"):
+        app = create_app(Settings(data_dir=tmp_path, database_url=pg_url))
+    app.state.store.close()
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert str(tmp_path / "media") in warned and "LIVEBLOG_S3_BUCKET" in warned

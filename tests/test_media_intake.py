@@ -8,7 +8,6 @@ import hashlib
 import io
 import random
 import struct
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from liveblog.media.intake import (
     process_image,
     rendition_sizes,
 )
+
+from pictures import png_chunk, png_header, real_bomb_png
 
 RED = (255, 0, 0)
 BLUE = (40, 90, 220)
@@ -90,25 +91,6 @@ def secret_jpeg(path: Path, size: tuple[int, int] = (960, 540)) -> Path:
     return write(
         path, marked(size), "JPEG", exif=secret_exif(6), comment=COMMENT, xmp=XMP, quality=90
     )
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_header(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-
-
-def real_bomb_png(width: int, height: int) -> bytes:
-    """A complete, valid 1-bit PNG of `width` x `height` black pixels: a few KB on disk."""
-    row = b"\x00" + bytes((width + 7) // 8)
-    packer = zlib.compressobj(9)
-    rows = 500
-    body = b"".join(packer.compress(row * rows) for _ in range(height // rows))
-    body += packer.compress(row * (height % rows)) + packer.flush()
-    return png_header(width, height, 1, 0) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
 
 
 def swapped_primaries_profile() -> bytes:
