@@ -271,6 +271,9 @@ def test_retraction_withdraws_pictures_and_redacts_their_texts(
     assert "A caption that must vanish" not in http.get(f"/blogs/{SLUG}").text
     stored = set(live.svc.library.blobs.keys())
     assert not stored & {u.rsplit("/", 1)[1] for u in urls(item)}
+    with live.app.state.store.read() as tx:
+        [withdrawn] = tx.media_items(None, [item["id"]]).values()
+    assert (withdrawn.alt, withdrawn.caption, withdrawn.credit) == ("", "", "")
 
 
 def test_a_withdrawn_picture_cannot_be_placed_again(

@@ -91,12 +91,12 @@ class MediaQueries:
         return sorted(items.values(), key=lambda m: m.id, reverse=True)
 
     def set_media_state(self, media_id: int, state: MediaState, at: datetime) -> None:
-        withdrawn = at if state is MediaState.WITHDRAWN else None
-        self.conn.execute(
-            update(media)
-            .where(media.c.id == media_id)
-            .values(state=state.value, withdrawn_at=withdrawn)
-        )
+        values: dict[str, Any] = {"state": state.value, "withdrawn_at": None}
+        if state is MediaState.WITHDRAWN:
+            # A withdrawn picture never shows again: its upload texts go with it (the entry's
+            # own copies are redacted with the entry).
+            values |= {"withdrawn_at": at, "alt": "", "caption": "", "credit": ""}
+        self.conn.execute(update(media).where(media.c.id == media_id).values(**values))
 
     def media_in_public_use(self, media_id: int) -> bool:
         """Whether a published entry shows this picture or a blog has it as its cover."""

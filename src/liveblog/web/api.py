@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from liveblog.domain.errors import InvalidInput, NotFound
 from liveblog.domain.models import User
 from liveblog.render.cursor import decode_cursor, encode_cursor
-from liveblog.render.jsonview import blog_json, entry_json, iso
+from liveblog.render.jsonview import blog_json, entry_json, iso, media_json
 from liveblog.render.markdown import render_markdown
 from liveblog.service import Liveblog, Version
 from liveblog.usecases.entries import MAX_EVENTS, MAX_PAGE
@@ -261,6 +261,7 @@ def list_revisions(slug: str, entry_id: EntryId, user: Editor, svc: Svc) -> dict
                 "correction": r.correction,
                 "editor": r.editor,
                 "created_at": iso(r.created_at),
+                "media": [media_json(ref) for ref in r.media],
             }
             for r in revisions
         ]
