@@ -122,6 +122,21 @@ def test_publishing_an_absent_key_is_an_error_naming_it(harness: Harness) -> Non
         harness.store.publish(PHOTO_KEY)
 
 
+def test_unpublish_keeps_the_private_copy_only(harness: Harness) -> None:
+    """Unpublishing takes a rendition off its public URL but keeps the bytes for the app (the
+    same bytes wait in another upload's draft); it is idempotent and fine on an absent key."""
+    harness.store.put(PHOTO_KEY, PHOTO, WEBP)
+    harness.store.publish(PHOTO_KEY)
+    harness.store.unpublish(PHOTO_KEY)
+    harness.store.unpublish(PHOTO_KEY)
+    harness.store.unpublish(key_for(b"never stored", "png"))
+    assert harness.store.get(PHOTO_KEY) == PHOTO
+    if harness.kind == "s3":
+        assert not any("public/" in name for name in harness.raw_names())
+    if harness.kind == "memory":
+        assert isinstance(harness.store, MemoryBlobs) and not harness.store.published
+
+
 def test_withdraw_removes_every_copy(harness: Harness) -> None:
     """After withdraw nothing of the rendition is left, private or public, and get is None."""
     other = key_for(b"another photo", "jpg")
@@ -191,6 +206,7 @@ def test_bad_keys_are_refused_by_every_method(harness: Harness, key: str) -> Non
         lambda: store.get(key),
         lambda: store.publish(key),
         lambda: store.withdraw(key),
+        lambda: store.unpublish(key),
         lambda: store.public_url(key),
     ]
     for call in calls:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from liveblog.settings import SettingError
+from liveblog.usecases.scheduler import publish_due
 
 from conftest import LiveServer, Tokens, auth
 from pictures import jpeg, leaky_jpeg, photo, png, png_chunk, png_header, real_bomb_png
@@ -266,6 +268,9 @@ def test_retraction_withdraws_pictures_and_redacts_their_texts(
     made = entry(http, tokens.editor, body="Soon retracted", media=[item["id"]])
     assert http.delete(f"{ENTRIES}/{made['id']}", headers=auth(tokens.editor)).status_code == 204
     assert all(http.get(url).status_code == 410 for url in urls(item))
+    listed = http.get(f"{ENTRIES}/{made['id']}/withdrawn", headers=auth(tokens.editor))
+    assert listed.status_code == 200, listed.text  # a retracted entry's purge list stays
+    assert set(urls(item)) <= set(listed.json()["withdrawn"][0]["urls"])
     log = http.get(f"/api/blogs/{SLUG}/events").text
     assert "A caption that must vanish" not in log and "Secret Credit" not in log
     assert "A caption that must vanish" not in http.get(f"/blogs/{SLUG}").text
@@ -329,6 +334,9 @@ def test_a_blog_cover_is_public_shown_in_blog_json_and_announced(
     r = http.patch(f"/api/blogs/{SLUG}", json={"cover": None}, headers=auth(tokens.editor))
     assert r.json()["cover"] is None
     assert http.get(urls(second)[0]).status_code == 410
+    every = http.get(f"/api/blogs/{SLUG}/withdrawn", headers=auth(tokens.editor)).json()
+    assert [w["media_id"] for w in every["withdrawn"]] == [first["id"], second["id"]]
+    assert all(w["entry_id"] is None for w in every["withdrawn"])
 
 
 def test_an_entry_of_only_pictures_is_allowed_but_not_an_empty_one(
@@ -516,3 +524,97 @@ def test_a_local_media_directory_with_a_shared_database_is_warned_about(
     app.state.store.close()
     warned = " ".join(r.getMessage() for r in caplog.records)
     assert str(tmp_path / "media") in warned and "LIVEBLOG_S3_BUCKET" in warned
+
+
+def test_publishing_a_draft_whose_picture_was_withdrawn_is_refused(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """A draft showing a picture that was withdrawn meanwhile cannot go public as if nothing
+    happened: 409 naming the picture, and the draft stays a draft."""
+    item = uploaded(http, tokens.editor)
+    live_one = entry(http, tokens.editor, body="Live", media=[item["id"]])
+    draft = entry(http, tokens.editor, body="", status="draft", media=[item["id"]])
+    http.delete(f"{ENTRIES}/{live_one['id']}", headers=auth(tokens.editor))
+    r = http.patch(
+        f"{ENTRIES}/{draft['id']}",
+        json={"status": "published", "version": draft["version"]},
+        headers=auth(tokens.editor),
+    )
+    assert r.status_code == 409 and f"picture {item['id']} was withdrawn" in r.json()["error"]
+    again = http.get(f"{ENTRIES}/{draft['id']}", headers=auth(tokens.editor)).json()
+    assert again["status"] == "draft"
+
+
+def test_picture_errors_are_never_cached_and_head_works(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """404 and 410 for a picture say no-store (the same URL returns if it is uploaded again);
+    HEAD of a public picture answers like GET without a body."""
+    item = uploaded(http, tokens.editor)
+    url = urls(item)[0]
+    assert http.get(url).headers["cache-control"] == "no-store"  # private: 404
+    made = entry(http, tokens.editor, body="Up", media=[item["id"]])
+    head = http.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["cache-control"] == "public, max-age=31536000, immutable"
+    http.delete(f"{ENTRIES}/{made['id']}", headers=auth(tokens.editor))
+    gone = http.get(url)
+    assert gone.status_code == 410 and gone.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"body": "x", "media": [True]}, "media.0"),
+        ({"body": "x", "media": [1.0]}, "media.0"),
+        ({"body": "x", "media": ["1"]}, "media.0"),
+        ({"body": "x", "media": [{"id": 1, "foo": 1}]}, "media.0.object.foo"),
+        ({"body": "x", "media": [{"id": True}]}, "media.0.object.id"),
+        ({"body": "x", "media": [2**70]}, "media.0"),
+    ],
+    ids=["true", "float", "string", "unknown-key", "true-id", "huge"],
+)
+def test_picture_ids_must_be_plain_integers(
+    http: httpx.Client, tokens: Tokens, blog: dict, payload: dict[str, Any], field: str
+) -> None:
+    """true, 1.0, "1" or a number past 64 bits never name a picture: 422 pointing at the item
+    (an object's unknown key by its name)."""
+    uploaded(http, tokens.editor)  # picture 1 exists, so a coerced id would find it
+    r = http.post(ENTRIES, json=payload, headers=auth(tokens.editor))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"].startswith(field), r.json()
+
+
+def test_a_cover_must_be_a_plain_integer_id(http: httpx.Client, tokens: Tokens, blog: dict) -> None:
+    """ "cover": true is refused rather than taken as picture 1."""
+    uploaded(http, tokens.editor)
+    r = http.patch(f"/api/blogs/{SLUG}", json={"cover": True}, headers=auth(tokens.editor))
+    assert r.status_code == 422 and r.json()["field"] == "cover", r.text
+
+
+def test_the_scheduler_sends_an_entry_whose_picture_was_withdrawn_back_to_draft(
+    http: httpx.Client, tokens: Tokens, blog: dict, live: LiveServer
+) -> None:
+    """A scheduled entry whose picture was withdrawn while it waited is not published without
+    it: at its time it goes back to draft, and the audit log says why."""
+    item = uploaded(http, tokens.editor)
+    live_one = entry(http, tokens.editor, body="Live", media=[item["id"]])
+    when = datetime.now(UTC) + timedelta(minutes=5)
+    waiting = entry(
+        http,
+        tokens.editor,
+        body="Later",
+        status="scheduled",
+        publish_at=when.isoformat(),
+        media=[item["id"]],
+    )
+    http.delete(f"{ENTRIES}/{live_one['id']}", headers=auth(tokens.editor))
+    svc = live.svc
+    svc.clock = lambda: when + timedelta(seconds=1)
+    assert publish_due(svc) == 0
+    again = http.get(f"{ENTRIES}/{waiting['id']}", headers=auth(tokens.editor)).json()
+    assert again["status"] == "draft"
+    audit = http.get(f"/api/audit?blog={SLUG}", headers=auth(tokens.editor)).json()["records"]
+    assert any(
+        a["action"] == "entry.draft" and a["detail"].get("media") == [item["id"]] for a in audit
+    )

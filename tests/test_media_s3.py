@@ -80,3 +80,35 @@ def test_published_pictures_come_from_the_bucket_and_leave_it_when_withdrawn(
         assert http.delete(f"/api/blogs/{SLUG}/entries/{published['id']}").status_code == 204
     assert all(anonymous.get(url).status_code in (403, 404) for url in urls)
     assert not (tmp_path / "media").exists() or not any((tmp_path / "media").iterdir())
+
+
+def test_a_withdrawn_picture_leaves_the_bucket_s_public_side_even_when_its_bytes_wait_in_a_draft(
+    s3_live: tuple[LiveServer, str], tokens: Tokens
+) -> None:
+    """The same photo uploaded twice, one upload published then retracted, the other in a
+    draft: the public copy is deleted (readers and CDNs fetch the bucket directly), the draft's
+    private copy stays for staff."""
+    server, _ = s3_live
+    data = jpeg(photo(colour=(120, 20, 20)))
+    with httpx.Client(base_url=server.url, headers=auth(tokens.editor), timeout=10) as http:
+        ids = []
+        for _ in range(2):
+            r = http.post(
+                f"/api/blogs/{SLUG}/media",
+                files={"file": ("p.jpg", data, "image/jpeg")},
+                data={"alt": "Same photo"},
+            )
+            ids.append(r.json()["id"])
+        published = http.post(
+            f"/api/blogs/{SLUG}/entries", json={"body": "Live", "media": [ids[0]]}
+        ).json()
+        draft = http.post(
+            f"/api/blogs/{SLUG}/entries",
+            json={"body": "Later", "status": "draft", "media": [ids[1]]},
+        ).json()
+        urls = [r["url"] for r in published["media"][0]["renditions"]]
+        assert httpx.get(urls[0]).status_code == 200
+        assert http.delete(f"/api/blogs/{SLUG}/entries/{published['id']}").status_code == 204
+        assert all(httpx.get(url).status_code in (403, 404) for url in urls), urls
+        private = draft["media"][0]["renditions"][0]["url"]
+        assert http.get(private).status_code == 200

@@ -71,6 +71,10 @@ class BlobStore(Protocol):
         """Make it readable by anyone at public_url(key) (an entry using it went public).
         Idempotent; BlobStoreError when nothing is stored under the key."""
 
+    def unpublish(self, key: str) -> None:
+        """No longer readable at public_url(key), still kept privately (another upload of the
+        same bytes is waiting in a draft). Idempotent; absent is fine."""
+
     def withdraw(self, key: str) -> None:
         """Delete it everywhere (private and public copies). Idempotent; absent is fine."""
 
@@ -142,6 +146,9 @@ class LocalBlobs:
     def publish(self, key: str) -> None:
         if not self._path(key).is_file():
             raise BlobStoreError(f"cannot publish {key}: it is not stored in {self.directory}")
+
+    def unpublish(self, key: str) -> None:
+        check_key(key)  # nothing public to take back: the app itself decides who reads a file
 
     def withdraw(self, key: str) -> None:
         try:

@@ -27,6 +27,10 @@ class MemoryBlobs:
             raise BlobStoreError(f"memory: cannot publish {key}: it was never stored")
         self.published.add(key)
 
+    def unpublish(self, key: str) -> None:
+        check_key(key)
+        self.published.discard(key)
+
     def withdraw(self, key: str) -> None:
         check_key(key)
         self.files.pop(key, None)

@@ -167,14 +167,20 @@ class S3Blobs:
                 ) from exc
             raise self._error("CopyObject", target, exc) from exc
 
+    def unpublish(self, key: str) -> None:
+        self._delete(self.public_name(key))
+
     def withdraw(self, key: str) -> None:
         # Public copy first: if the second delete fails, the photo is at least no longer public.
         for name in (self.public_name(key), self.private_name(key)):
-            try:
-                self._client.delete_object(Bucket=self.bucket, Key=name)
-            except self._failures as exc:
-                if _code(exc) != "NoSuchKey":  # S3 answers 204 for an absent key; some do not
-                    raise self._error("DeleteObject", name, exc) from exc
+            self._delete(name)
+
+    def _delete(self, name: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=name)
+        except self._failures as exc:
+            if _code(exc) != "NoSuchKey":  # S3 answers 204 for an absent key; some do not
+                raise self._error("DeleteObject", name, exc) from exc
 
     def public_url(self, key: str) -> str | None:
         check_key(key)

@@ -108,15 +108,21 @@ class MediaQueries:
         as_cover = exists().where(blogs.c.cover_id == media_id)
         return bool(self.conn.execute(select(in_entry | as_cover)).scalar())
 
-    def keys_still_kept(self, keys: Iterable[str]) -> set[str]:
-        """Of these rendition names, those some media row that is not withdrawn still names."""
+    def keys_in_use(self, keys: Iterable[str], *, public: bool = False) -> set[str]:
+        """Of these rendition names, those some media row still names that is not withdrawn
+        (with `public`: that is public)."""
         wanted = list(set(keys))
         if not wanted:
             return set()
+        kept = (
+            media.c.state == MediaState.PUBLIC.value
+            if public
+            else media.c.state != MediaState.WITHDRAWN.value
+        )
         rows = self.conn.execute(
             select(media_files.c.key)
             .join(media, media.c.id == media_files.c.media_id)
-            .where(media_files.c.key.in_(wanted), media.c.state != MediaState.WITHDRAWN.value)
+            .where(media_files.c.key.in_(wanted), kept)
         )
         return {row.key for row in rows}
 
@@ -143,12 +149,12 @@ class MediaQueries:
             )
         )
 
-    def withdrawals(self, blog_id: int, entry_id: int | None) -> list[Withdrawal]:
-        rows = self.conn.execute(
-            select(media_withdrawals)
-            .where(media_withdrawals.c.blog_id == blog_id, media_withdrawals.c.entry_id == entry_id)
-            .order_by(media_withdrawals.c.id)
-        )
+    def withdrawals(self, blog_id: int, entry_id: int | None = None) -> list[Withdrawal]:
+        """An entry's withdrawn pictures, or with None all of the blog's (covers included)."""
+        query = select(media_withdrawals).where(media_withdrawals.c.blog_id == blog_id)
+        if entry_id is not None:
+            query = query.where(media_withdrawals.c.entry_id == entry_id)
+        rows = self.conn.execute(query.order_by(media_withdrawals.c.id))
         return [
             Withdrawal(
                 media_id=r.media_id,

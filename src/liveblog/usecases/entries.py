@@ -68,7 +68,7 @@ def publish_step(
     (one pinned entry per blog) in the same transaction. Its pictures go public with it."""
     if entry.media:
         public = publish_refs(unit, library, blog.id, entry.media)
-        if public != entry.media:  # public URLs differ (an object store), or one was withdrawn
+        if public != entry.media:  # public URLs differ from the staff ones (an object store)
             entry.media = public
             entry.html = render_markdown(entry.body) + figures_html(public)
             unit.tx.update_entry(entry)

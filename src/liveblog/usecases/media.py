@@ -31,7 +31,7 @@ from liveblog.media.library import MediaLibrary
 from liveblog.storage.base import MediaTx
 from liveblog.usecases.core import Core
 from liveblog.usecases.door import WriteUnit
-from liveblog.usecases.lookup import blog_or_404, existing_entry
+from liveblog.usecases.lookup import blog_or_404
 
 MAX_LIBRARY = 100
 
@@ -119,33 +119,43 @@ def pictures_differ(new: Sequence[MediaRef], old: Sequence[MediaRef]) -> bool:
     ]
 
 
+def withdrawn_among(tx: MediaTx, scope: int | None, refs: Sequence[MediaRef]) -> list[int]:
+    """The ids of these pictures that were withdrawn (their last public use went while the
+    entry waited as a draft or a schedule): a withdrawn picture never comes back."""
+    items = tx.media_items(scope, [ref.id for ref in refs])
+    return [
+        ref.id for ref in refs if ref.id not in items or items[ref.id].state is MediaState.WITHDRAWN
+    ]
+
+
 def publish_refs(
     unit: WriteUnit, library: MediaLibrary, scope: int | None, refs: Sequence[MediaRef]
 ) -> list[MediaRef]:
     """Make an entry's (or a cover's) pictures public as it goes public: their state in this
-    transaction, their files once it commits. Returns the refs with their public URLs, without
-    any picture withdrawn meanwhile (its last public use went while this entry waited as a
-    draft or a schedule: a withdrawn picture never comes back)."""
+    transaction, their files once it commits. Returns the refs with their public URLs."""
+    gone = withdrawn_among(unit.tx, scope, refs)
+    if gone:
+        listed = ", ".join(str(i) for i in gone)
+        raise InvalidState(
+            f"picture {listed} was withdrawn after this entry was written (its last published "
+            "use went); remove it from the entry or upload it again"
+        )
     items = unit.tx.media_items(scope, [ref.id for ref in refs])
-    files: list[MediaFile] = []
-    kept = []
     for ref in refs:
-        item = items.get(ref.id)
-        if item is None or item.state is MediaState.WITHDRAWN:
-            continue
-        kept.append(ref)
-        if item.state is MediaState.PRIVATE:
-            unit.tx.set_media_state(item.id, MediaState.PUBLIC, unit.now)
-            files.extend(item.files)
-    if files:
+        if items[ref.id].state is MediaState.PRIVATE:
+            unit.tx.set_media_state(ref.id, MediaState.PUBLIC, unit.now)
+    # Every file, not only the newly public ones: publishing is idempotent, and a copy that
+    # failed once (an object store away) is made again by the entry's next write.
+    keys = [f.key for ref in refs for f in ref.files]
+    if keys:
         blobs = library.blobs
 
         def publish() -> None:
-            for f in files:
-                blobs.publish(f.key)
+            for key in keys:
+                blobs.publish(key)
 
         unit.after_commit(publish)
-    return [library.with_urls(ref, True) for ref in kept]
+    return [library.with_urls(ref, True) for ref in refs]
 
 
 def withdraw_unused(
@@ -173,12 +183,18 @@ def withdraw_unused(
         done.append((item, withdrawal))
     if done:
         keys = [f.key for item, _ in done for f in item.files]
-        doomed = set(keys) - unit.tx.keys_still_kept(keys)
+        kept = unit.tx.keys_in_use(keys)
+        still_public = unit.tx.keys_in_use(keys, public=True)
+        doomed = set(keys) - kept
+        # Another upload of the same bytes waits in a draft: keep the file, but not public.
+        hidden = kept - still_public
         blobs = library.blobs
 
         def delete() -> None:
             for key in sorted(doomed):
                 blobs.withdraw(key)
+            for key in sorted(hidden):
+                blobs.unpublish(key)
 
         unit.after_commit(delete)
     return [w for _, w in done]
@@ -240,7 +256,7 @@ class Pictures(Core):
     def _forget_files(self, keys: list[str]) -> None:
         """Delete the files of an upload that did not commit, unless a kept item shares them."""
         with self.store.read() as tx:
-            kept = tx.keys_still_kept(keys)
+            kept = tx.keys_in_use(keys)
         for key in set(keys) - kept:
             self.library.blobs.withdraw(key)
 
@@ -257,12 +273,16 @@ class Pictures(Core):
             for item in items
         ]
 
-    def withdrawn(self, user: User, slug: str, entry_id: int) -> list[Withdrawal]:
-        """The pictures this entry's edits and retraction took down, with their URLs."""
+    def withdrawn(self, user: User, slug: str, entry_id: int | None = None) -> list[Withdrawal]:
+        """The pictures an entry's edits and retraction took down (a retracted entry's too:
+        that is when a CDN purge matters most), or with no entry every one of the blog's,
+        covers included; with their URLs."""
         require(user, Action.EDIT_PUBLISHED)
         with self.store.read() as tx:
-            blog, entry = existing_entry(tx, slug, entry_id)
-            return tx.withdrawals(blog.id, entry.id)
+            blog = blog_or_404(tx, slug)
+            if entry_id is not None and tx.entry(blog.id, entry_id) is None:
+                raise NotFound(f"no entry {entry_id} in this blog")
+            return tx.withdrawals(blog.id, entry_id)
 
     def media_file(self, key: str, viewer: User | None) -> ServedFile:
         """A rendition's bytes for the app's /media/ route: anyone's once public, staff's

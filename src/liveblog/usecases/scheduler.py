@@ -21,6 +21,7 @@ from liveblog.domain.models import BlogStatus, EntryStatus
 from liveblog.usecases import sessions
 from liveblog.usecases.audit import record_entry
 from liveblog.usecases.entries import publish_step
+from liveblog.usecases.media import withdrawn_among
 
 if TYPE_CHECKING:
     from liveblog.service import Liveblog
@@ -67,6 +68,23 @@ def publish_one(svc: Liveblog, entry_id: int, blog_id: int, now: datetime) -> bo
             unit.record(SCHEDULER, [back], blog_id=blog.id, entry_id=entry.id)
             log.warning(
                 "blog %s has ended; scheduled entry %s went back to draft", blog.slug, entry.id
+            )
+            return False
+        gone = withdrawn_among(tx, blog.id, entry.media)
+        if gone:
+            # Published without its pictures it would say something else than was approved:
+            # back to the desk, with the reason, for an editor to decide.
+            entry.status = EntryStatus.DRAFT
+            tx.update_entry(entry)
+            reason = {"reason": "a picture it shows was withdrawn", "media": gone}
+            unit.record(
+                SCHEDULER, [(AuditAction.ENTRY_DRAFT, reason)], blog_id=blog.id, entry_id=entry.id
+            )
+            log.warning(
+                "scheduled entry %s of blog %s shows withdrawn pictures %s; back to draft",
+                entry.id,
+                blog.slug,
+                gone,
             )
             return False
         entry.status = EntryStatus.PUBLISHED

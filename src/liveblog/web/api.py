@@ -7,7 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+)
 from starlette.responses import JSONResponse, Response
 
 from liveblog.domain.errors import InvalidInput, NotFound
@@ -50,16 +58,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Ids are strict integers: `true`, `1.0` or `"8"` would otherwise name picture 1 or 8.
+MediaId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
+
+
 class PictureIn(Strict):
     """A picture in an entry: its id (from the upload) and, optionally, this entry's texts."""
 
-    id: int = Field(ge=1, le=2**63 - 1)
+    id: MediaId
     alt: Text | None = Field(None, description="what the picture shows; default: the upload's")
     caption: Text | None = None
     credit: Text | None = None
 
 
-Pictures = list[Annotated[int, Field(ge=1, le=2**63 - 1)] | PictureIn]
+def _picture_kind(value: Any) -> str:
+    return "object" if isinstance(value, dict | PictureIn) else "id"
+
+
+# An id or an object, told apart by the value's shape, so an error names the right one.
+Picture = Annotated[
+    Annotated[MediaId, Tag("id")] | Annotated[PictureIn, Tag("object")],
+    Discriminator(_picture_kind),
+]
+Pictures = list[Picture]
 
 
 def _pictures(items: Pictures | None) -> list[PictureTexts | int] | None:
@@ -78,7 +99,7 @@ class BlogIn(Strict):
     key_points: list[Text] = []
     language: Text = "en"
     timezone: Text = Field("UTC", description="IANA zone the newsroom works in, e.g. Europe/Kyiv")
-    cover: int | None = Field(None, ge=1, le=2**63 - 1, description="share image: a media id")
+    cover: MediaId | None = Field(None, description="share image: a media id")
 
 
 class BlogPatch(Strict):
@@ -86,9 +107,7 @@ class BlogPatch(Strict):
     description: Text | None = None
     key_points: list[Text] | None = None
     status: Text | None = Field(None, description="'ended' ends the blog, 'live' reopens it")
-    cover: int | None = Field(
-        None, ge=1, le=2**63 - 1, description="share image: a media id; null removes it"
-    )
+    cover: MediaId | None = Field(None, description="share image: a media id; null removes it")
 
 
 class EntryIn(Strict):

@@ -13,13 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from liveblog.domain.errors import InvalidInput, NotFound
-from liveblog.domain.media import Media, MediaFile
+from liveblog.domain.errors import Gone, InvalidInput, NotFound
+from liveblog.domain.media import Media, MediaFile, Withdrawal
 from liveblog.domain.models import User
 from liveblog.media.blobs import KEY_PATTERN
 from liveblog.render.jsonview import iso, renditions_json
 from liveblog.web.auth import current_user, optional_user
+from liveblog.web.errors import error_response
 from liveblog.web.state import service
+from liveblog.web.statuses import status_of
 
 router = APIRouter()
 Editor = Annotated[User, Depends(current_user)]
@@ -124,30 +126,50 @@ def library(slug: str, request: Request, user: Editor) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": PRIVATE_CACHE})
 
 
-@router.get(
-    "/api/blogs/{slug}/entries/{entry_id}/withdrawn",
-    summary="Pictures this entry's edits and retraction took down, with their URLs",
-    tags=["media"],
-)
-def withdrawn(slug: str, entry_id: int, request: Request, user: Editor) -> JSONResponse:
-    if not 0 < entry_id < 2**63:
-        raise NotFound(f"no entry {entry_id} in this blog")
-    found = service(request).withdrawn(user, slug, entry_id)
+def _withdrawn_json(found: list[Withdrawal]) -> JSONResponse:
     body = {
         "withdrawn": [
-            {"media_id": w.media_id, "urls": list(w.urls), "at": iso(w.at)} for w in found
+            {"media_id": w.media_id, "entry_id": w.entry_id, "urls": list(w.urls), "at": iso(w.at)}
+            for w in found
         ]
     }
     return JSONResponse(body, headers={"Cache-Control": PRIVATE_CACHE})
 
 
-@router.get("/media/{key}", include_in_schema=False)
+@router.get(
+    "/api/blogs/{slug}/entries/{entry_id}/withdrawn",
+    summary="Pictures this entry's edits and retraction took down, with their URLs",
+    tags=["media"],
+)
+def entry_withdrawn(slug: str, entry_id: int, request: Request, user: Editor) -> JSONResponse:
+    if not 0 < entry_id < 2**63:
+        raise NotFound(f"no entry {entry_id} in this blog")
+    return _withdrawn_json(service(request).withdrawn(user, slug, entry_id))
+
+
+@router.get(
+    "/api/blogs/{slug}/withdrawn",
+    summary="Every picture of this blog taken down (covers included), with their URLs",
+    tags=["media"],
+)
+def blog_withdrawn(slug: str, request: Request, user: Editor) -> JSONResponse:
+    return _withdrawn_json(service(request).withdrawn(user, slug))
+
+
+@router.api_route("/media/{key}", methods=["GET", "HEAD"], include_in_schema=False)
 def rendition(
     key: str, request: Request, viewer: Annotated[User | None, Depends(optional_user)]
 ) -> Response:
-    if not KEY_PATTERN.fullmatch(key):
-        raise NotFound("no such picture")
-    served = service(request).media_file(key, viewer)
+    try:
+        if not KEY_PATTERN.fullmatch(key):
+            raise NotFound("no such picture")
+        served = service(request).media_file(key, viewer)
+    except (NotFound, Gone) as exc:
+        # Names are content addresses: the same URL comes back if the picture is uploaded
+        # again, so no cache may keep this answer.
+        response = error_response(request, status_of(exc), exc.message)
+        response.headers["Cache-Control"] = "no-store"
+        return response
     headers = {"Cache-Control": PUBLIC_CACHE if served.public else PRIVATE_CACHE}
     if served.public:
         headers["ETag"] = f'"{key.split(".", 1)[0][:32]}"'

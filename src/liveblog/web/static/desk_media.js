@@ -108,10 +108,16 @@
     if (!t.alt) return Promise.reject(new Error("a picture needs its alt text"));
     var progress = item.li.querySelector("progress");
     progress.hidden = false;
+    item.error = null;
     setState(item, "Uploading…");
     item.uploading = new Promise(function (resolve, reject) {
       // XMLHttpRequest, not fetch: only it reports upload progress.
       var xhr = new XMLHttpRequest();
+      item.xhr = xhr;
+      xhr.addEventListener("abort", function () {
+        item.uploading = null;
+        reject(new Error("removed"));
+      });
       xhr.open("POST", uploadUrl);
       xhr.setRequestHeader("X-CSRF-Token", csrf);
       xhr.setRequestHeader("Accept", "application/json");
@@ -140,7 +146,8 @@
       xhr.addEventListener("error", function () {
         item.uploading = null;
         progress.hidden = true;
-        setState(item, "Not uploaded: the connection failed. It will be tried again.", true);
+        item.error = "the connection failed";
+        setState(item, "Not uploaded: the connection failed. It will be tried again when you send.", true);
         reject(new Error("the connection failed"));
       });
       var form = new FormData();
@@ -176,9 +183,13 @@
     addFiles(event.dataTransfer.files);
   });
   // A picture pasted into the composer (a screenshot, an image copied from a photo app).
+  // Spreadsheets and word processors put text and a picture of it on the clipboard together:
+  // then the text is what the editor meant, and the paste is left alone.
   composer.addEventListener("paste", function (event) {
+    var data = event.clipboardData;
+    if (!data || Array.prototype.indexOf.call(data.types || [], "text/plain") >= 0) return;
     var files = [];
-    Array.prototype.forEach.call((event.clipboardData && event.clipboardData.items) || [], function (it) {
+    Array.prototype.forEach.call(data.items || [], function (it) {
       if (it.kind === "file" && /^image\//.test(it.type)) files.push(it.getAsFile());
     });
     if (!files.length) return;
@@ -204,6 +215,8 @@
     if (action === "remove") {
       items.splice(i, 1);
       li.remove();
+      if (li.item.xhr && li.item.uploading) li.item.xhr.abort();
+      if (li.item.thumb && /^blob:/.test(li.item.thumb)) URL.revokeObjectURL(li.item.thumb);
     } else if (action === "up" && i > 0) {
       items.splice(i - 1, 0, items.splice(i, 1)[0]);
       tray.insertBefore(li, li.previousElementSibling);
@@ -229,7 +242,17 @@
         field(missing[0].li, "alt").focus();
         return Promise.reject(new Error("every picture needs its alt text (what it shows, for readers who cannot see it)"));
       }
-      return Promise.all(items.map(upload)).then(function () {
+      // Wait for every upload to settle, then look again: a picture removed meanwhile does
+      // not count, one added meanwhile must be uploaded too, one that failed says why.
+      var sending = items.slice();
+      return Promise.all(sending.map(function (item) {
+        return upload(item).catch(function (error) { return error; });
+      })).then(function () {
+        var pending = items.filter(function (item) { return !item.id; });
+        if (pending.length) {
+          var why = pending[0].error || "a picture is still uploading";
+          throw new Error(why + "; the entry was not sent");
+        }
         return items.map(function (item) {
           var t = texts(item);
           return { id: item.id, alt: t.alt, caption: t.caption, credit: t.credit };
