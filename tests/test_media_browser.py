@@ -210,3 +210,41 @@ def test_an_embed_on_the_reader_page_loads_nothing_until_the_reader_clicks(
     page.wait_for_timeout(300)
     assert foreign and all("youtube-nocookie.com" in url for url in foreign), foreign
     assert reader.csp_violations() == [] and reader.errors == []
+
+
+def test_editing_a_caption_on_the_desk_changes_it_on_an_open_reader_page(
+    browser: Browser,
+    contexts: list[BrowserContext],
+    live: LiveServer,
+    blog: dict[str, Any],
+    tokens: Tokens,
+) -> None:
+    """Edit loads an entry's pictures into the composer with their texts; a changed caption,
+    saved, replaces the old one on an open reader page without a reload."""
+    newsroom = Newsroom(live, tokens.editor)
+    r = newsroom.client.post(
+        f"/api/blogs/{SLUG}/media",
+        files={"file": ("p.jpg", jpeg(photo()), "image/jpeg")},
+        data={"alt": "Sandbags at the river", "caption": "Sandbags along the quay."},
+    )
+    made = newsroom.client.post(
+        f"/api/blogs/{SLUG}/entries", json={"body": "Defences up", "media": [r.json()["id"]]}
+    ).json()
+    reader = new_page(browser, contexts, width=390)
+    reader_page = open_blog(reader, live)
+    expect(reader_page.locator(f"#entry-{made['id']} figcaption")).to_contain_text("the quay")
+    editor = new_page(browser, contexts)
+    page = sign_in_to_desk(editor, live)
+    page.locator(f"#desk-entry-{made['id']} button[data-action=edit]").click()
+    caption = page.locator("#picture-tray li.picture [data-field=caption]")
+    expect(caption).to_have_value("Sandbags along the quay.")
+    expect(page.locator("#picture-tray li.picture [data-field=alt]")).to_have_value(
+        "Sandbags at the river"
+    )
+    caption.fill("Sandbags along the quay, three layers high.")
+    page.click("#publish")
+    expect(page.locator("#composer-status")).to_have_text("Saved.")
+    expect(reader_page.locator(f"#entry-{made['id']} figcaption")).to_contain_text(
+        "three layers high"
+    )
+    assert editor.errors == [] and reader.errors == []
