@@ -118,6 +118,19 @@ class Settings:
     s3_prefix: str = field(default_factory=lambda: _env("LIVEBLOG_S3_PREFIX", ""))
     s3_region: str = field(default_factory=lambda: _env("LIVEBLOG_S3_REGION", ""))
 
+    # The site (web/site.py): how readers, search engines and feed readers are told of it.
+    base_url: str = field(default_factory=lambda: _env("LIVEBLOG_BASE_URL", ""))
+    """The public address, e.g. https://live.example.org; empty: serve's own http://HOST:PORT."""
+    site_name: str = field(default_factory=lambda: _env("LIVEBLOG_SITE_NAME", "Liveblog"))
+    publisher_name: str = field(default_factory=lambda: _env("LIVEBLOG_PUBLISHER_NAME", ""))
+    """The organisation in structured data; empty: the site name."""
+    publisher_logo: str = field(default_factory=lambda: _env("LIVEBLOG_PUBLISHER_LOGO", ""))
+    """An https URL, or the path of an image file the app serves at /site/logo."""
+    share_image: str = field(default_factory=lambda: _env("LIVEBLOG_SHARE_IMAGE", ""))
+    """The image shared for a blog without a cover: a URL, or a file served at /site/share."""
+    frame_origins: str = field(default_factory=lambda: _env("LIVEBLOG_FRAME_ORIGINS", ""))
+    """Comma-separated partner origins (https://partner.example) allowed to frame reader pages."""
+
     def media_directory(self) -> Path:
         return Path(self.media_dir) if self.media_dir else self.data_dir / "media"
 

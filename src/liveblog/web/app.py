@@ -42,12 +42,14 @@ from liveblog.web import (
     presence,
     reader,
 )
+from liveblog.web import site as site_routes
 from liveblog.web.edge import EDGE_KEY, CountedStreams, Edge, Limits
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.proxies import TrustedProxies
 from liveblog.web.security import SecurityHeaders
 from liveblog.web.signing import Signer
+from liveblog.web.site import site_from_settings
 from liveblog.web.streaming.asgiwriter import StreamEndpoint
 
 STATIC = Path(__file__).with_name("static")
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     settings = settings or Settings()
     # Bad values stop the start here, with the variable named (SettingError).
     trusted_proxies = settings.trusted_networks()
+    site, site_files = site_from_settings(settings)
     secret_key = settings.secret_key_bytes()
     store = store or SqlStore(settings.resolved_database_url(), settings.db_pool_size)
 
@@ -147,6 +150,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     svc = Liveblog(store, hub, policy=policy, library=library)
     signer = Signer(svc, secret_key)
     app.state.settings = settings
+    app.state.site = site
+    app.state.site_files = site_files
     app.state.store = store
     app.state.hub = hub
     app.state.bridge = bridge
@@ -177,6 +182,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(deskpage.router)
     app.include_router(presence.router)
     app.include_router(admin.router)
+    app.include_router(site_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     upload_path = re.compile(r"/api/blogs/[^/]+/media")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from liveblog.domain.site import Site
 from liveblog.service import Liveblog
 from liveblog.web.signing import Signer
 
@@ -15,4 +16,9 @@ def service(request: Request) -> Liveblog:
 
 def signer(request: Request) -> Signer:
     found: Signer = request.app.state.signer
+    return found
+
+
+def site(request: Request) -> Site:
+    found: Site = request.app.state.site
     return found
