@@ -43,7 +43,10 @@ from liveblog.web import (
     reader,
 )
 from liveblog.web import site as site_routes
+from liveblog.web.cors import PublicReads
 from liveblog.web.edge import EDGE_KEY, CountedStreams, Edge, Limits
+from liveblog.web.head import HeadAsGet
+from liveblog.web.headers import allow_framing_by
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.proxies import TrustedProxies
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     # Bad values stop the start here, with the variable named (SettingError).
     trusted_proxies = settings.trusted_networks()
     site, site_files = site_from_settings(settings)
+    allow_framing_by(site.frame_origins)
     secret_key = settings.secret_key_bytes()
     store = store or SqlStore(settings.resolved_database_url(), settings.db_pool_size)
 
@@ -192,6 +196,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         streamed=(upload_path, settings.media_max_bytes + UPLOAD_OVERHEAD),
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PublicReads)
+    app.add_middleware(HeadAsGet)
     # Outermost: everything inside sees the client address and scheme it established.
     app.add_middleware(TrustedProxies, networks=trusted_proxies)
     return app

@@ -20,24 +20,44 @@ from liveblog.render.embeds import frame_sources
 
 Header = tuple[bytes, bytes]
 
-# Frames only from the embed table's hosts (render/embeds.py), and only once a reader asks.
-# blob: images are the desk's previews of photos not yet uploaded (made by its own script).
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data: blob:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'self'; frame-src " + " ".join(frame_sources())
-)
+
+def content_security_policy(frame_ancestors: Iterable[str] = ()) -> str:
+    """Frames only from the embed table's hosts (render/embeds.py), and only once a reader
+    asks; blob: images are the desk's previews of photos not yet uploaded (made by its own
+    script); pages framed only by this site and the configured partner origins."""
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' https: data: blob:; connect-src 'self'; object-src 'none'; "
+        f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}; "
+        "frame-src " + " ".join(frame_sources())
+    )
+
+
+CSP = content_security_policy()
 SECURITY_HEADERS: list[Header] = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 ]
+
+
+def allow_framing_by(origins: Iterable[str]) -> None:
+    """Let these partner origins frame the pages (LIVEBLOG_FRAME_ORIGINS), for every path:
+    the process serves one site, and the list every path reads is changed in place."""
+    SECURITY_HEADERS[0] = (b"content-security-policy", content_security_policy(origins).encode())
+
+
 PRIVATE_CACHE = b"private, no-store"
 """What a response for a signed-in browser says to caches: it may show drafts."""
 
-# The headers both stream writers send (the lean one adds `connection: close`).
+# Public reads answer any origin, never with credentials (web/cors.py for the API's).
+ALLOW_ANY_ORIGIN: Header = (b"access-control-allow-origin", b"*")
+# The headers both stream writers send (the lean one adds `connection: close`). A stream is
+# public, so any origin may read it.
 STREAM_HEADERS: list[Header] = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
+    ALLOW_ANY_ORIGIN,
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),  # nginx: pass frames through as they come
 ]

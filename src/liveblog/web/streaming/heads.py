@@ -7,10 +7,10 @@ so a request pipelined behind it is answered the same way whichever writer serve
 from __future__ import annotations
 
 from liveblog.render.jsonview import dumps
-from liveblog.web.headers import CLOSE, JSON, STREAM_HEADERS, Header, head
+from liveblog.web.headers import ALLOW_ANY_ORIGIN, CLOSE, JSON, STREAM_HEADERS, Header, head
 
 STREAM: list[Header] = [*STREAM_HEADERS, CLOSE]
-NO_CONTENT: list[Header] = [CLOSE]
+NO_CONTENT: list[Header] = [ALLOW_ANY_ORIGIN, CLOSE]
 
 # Written straight to a socket (the ASGI writer passes the lists above to the server instead).
 STREAM_HEAD = head(200, STREAM)
@@ -22,4 +22,4 @@ def error_body(status: int, message: str) -> bytes:
 
 
 def error_headers(body: bytes) -> list[Header]:
-    return [JSON, (b"content-length", b"%d" % len(body)), CLOSE]
+    return [JSON, (b"content-length", b"%d" % len(body)), ALLOW_ANY_ORIGIN, CLOSE]

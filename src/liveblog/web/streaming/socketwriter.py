@@ -16,7 +16,7 @@ from typing import cast
 from uvicorn.server import ServerState
 
 from liveblog.broadcast.memory import SHUTTING_DOWN, InProcessHub
-from liveblog.web.headers import json_error
+from liveblog.web.headers import ALLOW_ANY_ORIGIN, json_error
 from liveblog.web.streaming.heads import NO_CONTENT_HEAD, STREAM_HEAD, error_body
 from liveblog.web.streaming.session import StreamSession
 
@@ -111,7 +111,8 @@ class SocketWriter(asyncio.Protocol):
 
     def error(self, status: int, message: str) -> None:
         body = error_body(status, message)
-        self._head(json_error(status, body, self.server_state.default_headers))
+        defaults = self.server_state.default_headers
+        self._head(json_error(status, body, defaults, [ALLOW_ANY_ORIGIN]))
         self.finish()
 
     def stalled_since(self) -> float:
