@@ -36,6 +36,7 @@ from liveblog.web import (
     deskpage,
     errors,
     fastpath,
+    lite,
     login,
     media,
     ops,
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(apidocs.router)
     app.include_router(audit.router)
     app.include_router(ops.router)
+    app.include_router(lite.router)
     app.include_router(reader.router)
     app.include_router(login.router)
     app.include_router(deskhome.router)

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from liveblog.render.figures import eager_first
 from liveblog.render.jsonview import iso
+from liveblog.render.lite import lite_html
 
 _DIR = Path(__file__).with_name("templates")
 
@@ -33,6 +34,7 @@ def make_env() -> Environment:
     env.filters["iso"] = iso
     env.filters["local_time"] = local_time
     env.filters["eager"] = eager_first
+    env.filters["lite"] = lite_html
     env.globals["now"] = lambda: datetime.now(UTC)
     return env
 
