@@ -34,6 +34,7 @@ from liveblog.web import (
     audit,
     deskhome,
     deskpage,
+    embed,
     errors,
     fastpath,
     lite,
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(audit.router)
     app.include_router(ops.router)
     app.include_router(lite.router)
+    app.include_router(embed.router)
     app.include_router(reader.router)
     app.include_router(login.router)
     app.include_router(deskhome.router)

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from liveblog.web.headers import ALLOW_ANY_ORIGIN as ALLOW_ORIGIN
 
 # The API's public reads; the stream's heads carry ALLOW_ORIGIN themselves (web/headers.py).
-PUBLIC_READS = re.compile(r"/api/blogs(?:/[^/]+(?:/entries(?:/[0-9]+)?|/events|/stream)?)?")
+PUBLIC_READS = re.compile(r"/api/blogs(?:/[^/]+(?:/entries(?:/[0-9]+)?|/events|/stream)?)?|/oembed")
 _PREFLIGHT = [
     ALLOW_ORIGIN,
     (b"access-control-allow-methods", b"GET, HEAD"),
