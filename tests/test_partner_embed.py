@@ -94,7 +94,7 @@ def test_the_script_embed_shows_the_blog_live_on_a_partner_page(
         assert abs(before - inner) <= 2, (before, inner)
         with httpx.Client(base_url=live.url, headers=auth(tokens.editor)) as api:
             body = (
-                "Exit poll published.\\n\\n"
+                "Exit poll published.\n\n"
                 + "The first exit poll gives the governing party 31%. " * 8
             )
             api.post(f"/api/blogs/{SLUG}/entries", json={"headline": "Exit poll", "body": body})
