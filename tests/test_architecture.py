@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, str]] = [
     ("web", "edge"),
     ("cli", "edge"),
     ("demo", "edge"),
+    ("export", "edge"),
     ("__main__", "edge"),
     ("__init__", "edge"),
 ]

@@ -205,6 +205,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from liveblog.export import export_blog, summary, watch
+    from liveblog.web.app import media_library
+    from liveblog.web.site import site_from_settings
+    from liveblog.web.templating import render
+
+    settings = _settings(args)
+    store = SqlStore(settings.resolved_database_url())
+    store.migrate()
+    # The real picture store: the copy carries the renditions themselves.
+    svc = Liveblog(store, NullHub(), library=media_library(settings))
+    site, _ = site_from_settings(settings)
+    page = partial(
+        render,
+        "mirror.html",
+        mirror=True,
+        canonical=site.url(f"/blogs/{args.slug}"),
+        site_name=site.name,
+    )
+    out = Path(args.out)
+    if args.watch:
+        watch(svc, args.slug, out, page, None, args.interval)
+        return 0
+    print(summary(export_blog(svc, args.slug, out, page)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveblog", description="Live blogs for newsrooms.")
     common = argparse.ArgumentParser(add_help=False)
@@ -271,6 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--blog", help="only this blog's (its slug)")
     audit.add_argument("--limit", type=int, default=100, help="how many lines (at most 500)")
     audit.set_defaults(func=cmd_audit)
+
+    export = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write a static copy of a blog (pages, JSON, pictures) for any static host",
+    )
+    export.add_argument("slug")
+    export.add_argument("--out", required=True, help="the directory to write the copy into")
+    export.add_argument(
+        "--watch", action="store_true", help="keep the copy in step with the blog until stopped"
+    )
+    export.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between checks with --watch"
+    )
+    export.set_defaults(func=cmd_export)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed a demo blog if the database is empty"
