@@ -12,12 +12,14 @@ from starlette.responses import HTMLResponse, Response
 
 from liveblog.domain.errors import NotFound
 from liveblog.domain.models import Blog, Entry, EntryStatus
+from liveblog.domain.site import Site
 from liveblog.render.cursor import decode_cursor, encode_cursor
+from liveblog.render.structured import blog_page_meta, entry_page_meta, head_tags
 from liveblog.service import Liveblog
 from liveblog.web.auth import use_service
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.pagecache import PageCache, newest_page
-from liveblog.web.state import service
+from liveblog.web.state import service, site
 from liveblog.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -75,7 +77,7 @@ async def blog_page(
     etag = seq_etag(blog.id, blog.seq, variant)
     cached = cache.get((blog.id, blog.seq, before))
     if cached is None:
-        blog, body = await run_in_threadpool(_render_blog_page, svc, slug, cursor)
+        blog, body = await run_in_threadpool(_render_blog_page, svc, site(request), slug, cursor)
         etag = seq_etag(blog.id, blog.seq, variant)
         cache.put((blog.id, blog.seq, before), body)
     else:
@@ -87,11 +89,15 @@ async def blog_page(
 
 
 def _render_blog_page(
-    svc: Liveblog, slug: str, cursor: tuple[datetime, int] | None
+    svc: Liveblog, on_site: Site, slug: str, cursor: tuple[datetime, int] | None
 ) -> tuple[Blog, bytes]:
     snap = svc.snapshot(slug, PAGE_SIZE, cursor)
+    # From the Site and the snapshot alone (never the request): the page is cached and shared.
+    before = encode_cursor(*cursor) if cursor else None
+    meta = blog_page_meta(on_site, snap.blog, [*snap.pinned, *snap.entries], before)
     body = render(
         "blog.html",
+        head=head_tags(meta),
         blog=snap.blog,
         pinned=snap.pinned,
         entries=snap.entries,
@@ -112,4 +118,5 @@ def entry_page(slug: str, entry_id: int, request: Request, svc: Svc) -> Response
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
-    return _html(request, render("entry.html", blog=blog, e=entry).encode(), etag)
+    head = head_tags(entry_page_meta(site(request), blog, entry))
+    return _html(request, render("entry.html", blog=blog, e=entry, head=head).encode(), etag)
