@@ -17,11 +17,9 @@ import feedparser
 import httpx
 import jsonschema
 import pytest
-from fastapi import FastAPI
 
 from liveblog.domain.models import Entry, EntryStatus
 from liveblog.render.feeds import absolute_html, entry_title
-from liveblog.web import feeds
 
 from conftest import LiveServer, Team, Tokens, auth
 from pictures import jpeg, photo
@@ -41,17 +39,10 @@ FIXTURES = Path(__file__).with_name("fixtures")
 JSON_FEED_SCHEMA = json.loads((FIXTURES / "jsonfeed" / "jsonfeed-1.1.schema.json").read_text())
 
 
-def with_feeds(app: FastAPI) -> None:
-    """The feed routes on this app, whether or not the app factory includes them already."""
-    if not any(getattr(route, "path", "") == "/feed.atom" for route in app.routes):
-        app.include_router(feeds.router)
-
-
 @pytest.fixture
 def live(db_url: str, tmp_path: Path, team: Team) -> Iterator[LiveServer]:
     """The real app with a configured public address and logo, requested on 127.0.0.1."""
     server = LiveServer(db_url, tmp_path, base_url=BASE, publisher_logo=LOGO)
-    with_feeds(server.app)
     server.start()
     yield server
     server.stop()

@@ -47,7 +47,7 @@ def test_fifty_entries_with_pictures_and_embeds_stay_text_first(
     )
     picture = r.json()["id"]
     for i in range(52):
-        payload = {
+        payload: dict[str, object] = {
             "headline": f"Update {i}",
             "body": "Turnout is higher than at the last election in most districts, the "
             "electoral commission says; counting starts when the polls close at 22:00.",

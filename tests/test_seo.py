@@ -12,8 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from liveblog.web import seo
-
 from conftest import LiveServer, Team, Tokens, auth
 
 BASE = "https://live.example.org"
@@ -25,8 +23,6 @@ NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 def live(db_url: str, tmp_path: Path, team: Team) -> Iterator[LiveServer]:
     """The app on 127.0.0.1 with another public address configured."""
     server = LiveServer(db_url, tmp_path, base_url=BASE, site_name="Example Live")
-    if not any(getattr(r, "path", None) == "/robots.txt" for r in server.app.routes):
-        server.app.include_router(seo.router)  # until web/app.py includes it
     server.start()
     yield server
     server.stop()

@@ -37,12 +37,14 @@ from liveblog.web import (
     embed,
     errors,
     fastpath,
+    feeds,
     lite,
     login,
     media,
     ops,
     presence,
     reader,
+    seo,
 )
 from liveblog.web import site as site_routes
 from liveblog.web.cors import PublicReads
@@ -185,6 +187,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(lite.router)
     app.include_router(embed.router)
     app.include_router(reader.router)
+    app.include_router(feeds.router)
+    app.include_router(seo.router)
     app.include_router(login.router)
     app.include_router(deskhome.router)
     app.include_router(deskpage.router)

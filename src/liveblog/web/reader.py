@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -104,6 +105,8 @@ def _render_blog_page(
         older=cursor is not None,
         next_cursor=encode_cursor(*snap.next_cursor) if snap.next_cursor else None,
         template_entry=TEMPLATE_ENTRY,
+        oembed_url="/oembed?"
+        + urlencode({"url": on_site.url(f"/blogs/{snap.blog.slug}"), "format": "json"}),
     ).encode()
     return snap.blog, body
 

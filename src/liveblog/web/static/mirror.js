@@ -10,11 +10,16 @@
   // own monitor), never faster than once a second.
   var asked = parseFloat(new URLSearchParams(window.location.search).get("poll"));
   var every = asked >= 1 ? asked * 1000 : 60000;
+  // cache: "reload" fetches past every cache without a validator: static hosts date files to
+  // the second, and a copy rewritten within the second of the last would otherwise be "not
+  // modified". The page itself is fetched the same way before reloading, for the same reason.
   function look() {
-    fetch("entries.json", { cache: "no-cache" }).then(function (r) { return r.ok ? r.json() : null; })
+    fetch("entries.json", { cache: "reload" }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
-        if (data && data.seq !== seq) window.location.reload();
-        else setTimeout(look, every);
+        if (!data || data.seq === seq) return setTimeout(look, every);
+        fetch(window.location.href, { cache: "reload" }).then(function () {
+          window.location.reload();
+        }, function () { window.location.reload(); });
       }, function () { setTimeout(look, every); });
   }
   setTimeout(look, every);
