@@ -67,6 +67,7 @@ class StreamSession:
         "pending_bytes",
         "replay",
         "send",
+        "tail",
         "unsent",
         "writer",
     )
@@ -82,6 +83,10 @@ class StreamSession:
         # Live frames that arrived during the replay (None: live, written as they come).
         self.pending: list[tuple[int, bytes, bool]] | None = None
         self.pending_bytes = 0
+        # The replay is written but its last pieces are still unsent: live frames wait in
+        # `pending` until the writer says it drained, so a replay piece is never counted
+        # against the live limit (it may be up to a page larger than LOW_WATER).
+        self.tail = False
         self.done = False  # nothing more will be written
         self.ended = False  # `closed` ran
         self.send = writer.send
@@ -157,6 +162,8 @@ class StreamSession:
         """The writer's signal that little is unsent."""
         if self.replay is not None and not self.loading:
             self.hub.pacer.want(self)
+        elif self.tail:
+            self._go_live()
 
     def pump(self, pieces: int) -> int:
         """The pacer's turn: write up to `pieces` replay pieces while the connection keeps up,
@@ -202,8 +209,14 @@ class StreamSession:
             self.hub.pacer.want(self)
 
     def _go_live(self) -> None:
-        waiting, self.pending, self.pending_bytes = self.pending or [], None, 0
         self.replay = None
+        if self.unsent() > LOW_WATER and not self.done:
+            self.tail = True  # drained() comes back here
+            if self.pending is None:
+                self.pending = []
+            return
+        self.tail = False
+        waiting, self.pending, self.pending_bytes = self.pending or [], None, 0
         for seq, frame, final in waiting:
             self.deliver(seq, frame, final)
         channel = self.channel
