@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -170,10 +169,6 @@ def watch(
         done += 1
         if rounds is None or done < rounds:
             time.sleep(interval)
-
-
-def clear(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)
 
 
 def summary(result: Exported) -> str:

@@ -122,7 +122,10 @@ def pictures_differ(new: Sequence[MediaRef], old: Sequence[MediaRef]) -> bool:
 def withdrawn_among(tx: MediaTx, scope: int | None, refs: Sequence[MediaRef]) -> list[int]:
     """The ids of these pictures that were withdrawn (their last public use went while the
     entry waited as a draft or a schedule): a withdrawn picture never comes back."""
-    items = tx.media_items(scope, [ref.id for ref in refs])
+    return _withdrawn(tx.media_items(scope, [ref.id for ref in refs]), refs)
+
+
+def _withdrawn(items: dict[int, Media], refs: Sequence[MediaRef]) -> list[int]:
     return [
         ref.id for ref in refs if ref.id not in items or items[ref.id].state is MediaState.WITHDRAWN
     ]
@@ -133,14 +136,14 @@ def publish_refs(
 ) -> list[MediaRef]:
     """Make an entry's (or a cover's) pictures public as it goes public: their state in this
     transaction, their files once it commits. Returns the refs with their public URLs."""
-    gone = withdrawn_among(unit.tx, scope, refs)
+    items = unit.tx.media_items(scope, [ref.id for ref in refs])
+    gone = _withdrawn(items, refs)
     if gone:
         listed = ", ".join(str(i) for i in gone)
         raise InvalidState(
             f"picture {listed} was withdrawn after this entry was written (its last published "
             "use went); remove it from the entry or upload it again"
         )
-    items = unit.tx.media_items(scope, [ref.id for ref in refs])
     for ref in refs:
         if items[ref.id].state is MediaState.PRIVATE:
             unit.tx.set_media_state(ref.id, MediaState.PUBLIC, unit.now)
