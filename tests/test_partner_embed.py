@@ -82,7 +82,7 @@ def test_the_script_embed_shows_the_blog_live_on_a_partner_page(
         page.goto(partner.url + "/index.html")
         frame = page.frame_locator("iframe")
         expect(frame.locator("#entries article").first).to_contain_text("Queues at every station.")
-        expect(frame.locator("main.embed")).to_have_count(1)
+        expect(frame.locator("main.in-frame")).to_have_count(1)
         iframe = page.locator("iframe")
         page.wait_for_function(
             "() => parseInt(document.querySelector('iframe').style.height) > 200"
