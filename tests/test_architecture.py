@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, str]] = [
     ("broadcast", "broadcast"),
     ("usecases", "core"),
     ("service", "core"),
+    ("outbound", "outbound"),
     ("settings", "config"),
     ("logs", "config"),
     ("web", "edge"),
@@ -44,7 +45,10 @@ ALLOWED: dict[str, set[str]] = {
     "broadcast": {"domain", "metrics", "render"},
     # The use cases compose the inner layers and know nothing of HTTP, the CLI or settings.
     "core": {"domain", "metrics", "credentials", "render", "media", "storage", "broadcast"},
+    # What leaves the site: the relay reads the store and the use cases' checks, sends HTTP.
+    "outbound": {"domain", "metrics", "render", "storage", "core"},
     "edge": {
+        "outbound",
         "domain",
         "metrics",
         "credentials",

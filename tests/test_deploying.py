@@ -62,8 +62,8 @@ def proxy_conf(nodes: list[Node], port: int, prefix: Path) -> str:
 class Proxy:
     """The real nginx in the foreground, with everything it writes in one temporary folder."""
 
-    def __init__(self, nodes: list[Node]) -> None:
-        self.port = free_port()
+    def __init__(self, nodes: list[Node], port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Not under pytest's tmp_path: run as root, nginx's workers drop to an unprivileged
         # user, which must be able to reach the temp folders it writes request bodies to.

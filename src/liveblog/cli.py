@@ -77,10 +77,16 @@ def _refuse_new_database(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _service(args: argparse.Namespace) -> Liveblog:
-    store = SqlStore(_settings(args).resolved_database_url())
+    from liveblog.web.reach import reach_from_settings
+    from liveblog.web.site import site_from_settings
+
+    settings = _settings(args)
+    store = SqlStore(settings.resolved_database_url())
     store.migrate()
-    # Writes from the CLI go to the event log; a running server's readers catch up from it.
-    return Liveblog(store, NullHub())
+    # Writes from the CLI go to the event log; a running server's readers catch up from it,
+    # and its relay sends the purges and webhooks they left in the outbox.
+    site, _ = site_from_settings(settings)
+    return Liveblog(store, NullHub(), reach=reach_from_settings(settings, site.base_url))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -71,6 +71,16 @@ READERS_DROPPED = Counter(
     "stopped draining (stall). They reconnect with Last-Event-ID.",
     ["reason"],
 )
+OUTBOX_SENT = Counter(
+    "liveblog_outbox_sent",
+    "Outbox items (CDN purges, webhook deliveries) this node's relay sent.",
+    ["kind"],
+)
+OUTBOX_FAILURES = Counter(
+    "liveblog_outbox_failures",
+    "Failed attempts to send an outbox item (each is retried with backoff).",
+    ["kind"],
+)
 # Bound once: `labels()` is a dictionary lookup under a lock we need not pay when dropping.
 DROPPED_BUFFER = READERS_DROPPED.labels(reason="buffer")
 DROPPED_STALL = READERS_DROPPED.labels(reason="stall")

@@ -19,17 +19,28 @@ from liveblog.usecases.core import utcnow
 from liveblog.usecases.door import Door
 from liveblog.usecases.entries import Entries, Snapshot, Version
 from liveblog.usecases.media import Pictures
+from liveblog.usecases.outbox import Reach
 from liveblog.usecases.presence import DeskPresence
 from liveblog.usecases.sessions import SessionPolicy, Sessions
 from liveblog.usecases.tokens import Tokens
 from liveblog.usecases.users import Users
+from liveblog.usecases.webhooks import Webhooks
 from liveblog.usecases.worklist import Worklist
 
 __all__ = ["Liveblog", "Snapshot", "Version"]
 
 
 class Liveblog(
-    Blogs, Entries, Pictures, Worklist, DeskPresence, Users, Tokens, Sessions, AuditTrail
+    Blogs,
+    Entries,
+    Pictures,
+    Worklist,
+    DeskPresence,
+    Users,
+    Tokens,
+    Sessions,
+    AuditTrail,
+    Webhooks,
 ):
     def __init__(
         self,
@@ -38,11 +49,12 @@ class Liveblog(
         clock: Callable[[], datetime] = utcnow,
         policy: SessionPolicy | None = None,
         library: MediaLibrary | None = None,
+        reach: Reach | None = None,
     ) -> None:
         self.store = store
         # Pictures' bytes: the configured store (web/app.py, cli.py); in memory otherwise.
         self.library = library or MediaLibrary(MemoryBlobs())
         self.clock = clock
         # The door reads the clock at each write, so a test that sets `clock` moves both.
-        self.door = Door(store, hub, lambda: self.clock())
+        self.door = Door(store, hub, lambda: self.clock(), reach)
         self.policy = policy or SessionPolicy()

@@ -131,6 +131,21 @@ class Settings:
     frame_origins: str = field(default_factory=lambda: _env("LIVEBLOG_FRAME_ORIGINS", ""))
     """Comma-separated partner origins (https://partner.example) allowed to frame reader pages."""
 
+    # Caching and what leaves the site (web/caching.py, outbound/).
+    cache_s_maxage: int = field(default_factory=lambda: int(_env("LIVEBLOG_CACHE_S_MAXAGE", "0")))
+    """Seconds a shared cache (a CDN, nginx) may serve public pages, JSON and feeds without
+    asking; 0: shared caches revalidate every time too. Set it only with purge targets."""
+    cache_stale_seconds: int = field(
+        default_factory=lambda: int(_env("LIVEBLOG_CACHE_STALE_WHILE_REVALIDATE", "0"))
+    )
+    """Seconds past s-maxage a shared cache may serve a copy while it fetches a fresh one."""
+    purge_targets: str = field(default_factory=lambda: _env("LIVEBLOG_PURGE_TARGETS", ""))
+    """A JSON list of caches to purge on every change (outbound/targets.py, docs/deploying.md)."""
+    webhook_allow_private: bool = field(
+        default_factory=lambda: _env("LIVEBLOG_WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true")
+    )
+    """Let webhooks call loopback, private and link-local addresses (refused by default)."""
+
     def media_directory(self) -> Path:
         return Path(self.media_dir) if self.media_dir else self.data_dir / "media"
 

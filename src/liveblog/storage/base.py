@@ -16,6 +16,7 @@ from liveblog.domain.audit import AuditRecord
 from liveblog.domain.events import Event, EventType
 from liveblog.domain.media import Media, MediaState, Withdrawal
 from liveblog.domain.models import Blog, Entry, LoginSession, Presence, Revision, Role, User
+from liveblog.domain.outbox import OutboxItem, Webhook
 
 
 class UserTx(Protocol):
@@ -143,6 +144,25 @@ class JobTx(Protocol):
     def claim_job(self, name: str, now: datetime, next_run_at: datetime, node: str) -> bool: ...
 
 
+class OutboxTx(Protocol):
+    """What leaves the site, written in the change's transaction; the relay's lease."""
+
+    def insert_outbox(self, items: Sequence[OutboxItem]) -> None: ...
+    def pending_outbox(self, limit: int) -> list[OutboxItem]: ...
+    def outbox_items(
+        self, blog_id: int, limit: int, seq: int | None = None
+    ) -> list[OutboxItem]: ...
+    def mark_outbox_sent(self, ids: Sequence[int], at: datetime) -> int: ...
+    def mark_outbox_failed(
+        self, ids: Sequence[int], error: str, next_attempt_at: datetime, give_up: bool
+    ) -> None: ...
+    def claim_lease(self, name: str, node: str, now: datetime, until: datetime) -> bool: ...
+    def insert_webhook(self, hook: Webhook) -> Webhook: ...
+    def webhooks(self, blog_id: int) -> list[Webhook]: ...
+    def webhook(self, webhook_id: int) -> Webhook | None: ...
+    def delete_webhook(self, blog_id: int, webhook_id: int, at: datetime) -> bool: ...
+
+
 class AuditTx(Protocol):
     """The staff-only audit log, beside the event log."""
 
@@ -153,7 +173,17 @@ class AuditTx(Protocol):
 
 
 class Tx(
-    UserTx, TokenTx, SessionTx, EntryTx, MediaTx, EventLog, PresenceTx, JobTx, AuditTx, Protocol
+    UserTx,
+    TokenTx,
+    SessionTx,
+    EntryTx,
+    MediaTx,
+    EventLog,
+    PresenceTx,
+    JobTx,
+    OutboxTx,
+    AuditTx,
+    Protocol,
 ):
     """One transaction. Everything done through it commits together or not at all."""
 

@@ -250,3 +250,39 @@ media_withdrawals = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_media_withdrawals_entry", "blog_id", "entry_id"),
 )
+
+# What leaves the site (domain/outbox.py): written in the change's own transaction, sent by the
+# cluster's one relay in id order per lane. `next_attempt_at` moves on each failure (backoff).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blog_id", Integer, ForeignKey("blogs.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event_type", String(32), nullable=False, default=""),
+    Column("kind", String(16), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("lane", String(160), nullable=False),
+    Column("payload", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_pending", "state", "id"),
+    Index("ix_outbox_blog", "blog_id", "id"),
+)
+
+# A blog's outgoing webhooks. The secret is kept as given: the relay signs each delivery with it.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blog_id", Integer, ForeignKey("blogs.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhooks_blog", "blog_id"),
+)

@@ -45,6 +45,7 @@ from liveblog.storage.accounts import AccountQueries
 from liveblog.storage.audit import AuditQueries
 from liveblog.storage.entries import EntryQueries
 from liveblog.storage.media import MediaQueries
+from liveblog.storage.outbox import OutboxQueries
 from liveblog.storage.presence import PresenceQueries
 from liveblog.storage.rows import ref_from_json, ref_to_json, user_from_row, utc, utc_required
 from liveblog.storage.schema import (
@@ -140,7 +141,9 @@ def _storable() -> Iterator[None]:
         ) from None
 
 
-class SqlTx(AccountQueries, AuditQueries, EntryQueries, MediaQueries, PresenceQueries):
+class SqlTx(
+    AccountQueries, AuditQueries, EntryQueries, MediaQueries, OutboxQueries, PresenceQueries
+):
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect

@@ -63,6 +63,7 @@ class Blogs(Core):
             if cover is not None:
                 blog.cover = self._cover(unit, cover)
             unit.tx.insert_blog(blog)
+            unit.touch(blog)  # the site's lists (front page, sitemap, feeds) gain it
             unit.record(user, [(AuditAction.BLOG_CREATE, {"title": blog.title})], blog_id=blog.id)
         return blog
 

@@ -2,8 +2,9 @@
 
 A use case opens `door.write()` and gets a `WriteUnit`: the transaction, the time of the write
 (one clock reading for everything it stamps), `append` for public events and `record` for
-audit rows. The audit rows are inserted just before the commit, in the same transaction, so a
-row exists exactly when its change committed. The appended events are handed to the hub only
+audit rows. The audit rows — and the outbox items of what must leave the site because of the
+change (usecases/outbox.py) — are inserted just before the commit, in the same transaction, so
+a row exists exactly when its change committed. The appended events are handed to the hub only
 after the commit succeeded — by the door, not by a call each use case must remember — and never
 when the transaction rolled back (the use case raised, or the commit failed).
 """
@@ -23,6 +24,7 @@ from liveblog.domain.models import Blog, User
 from liveblog.metrics import EVENTS_COMMITTED
 from liveblog.render.jsonview import dumps
 from liveblog.storage.base import Store, Tx
+from liveblog.usecases.outbox import Reach
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +37,17 @@ command line (the audit log says "system")."""
 class WriteUnit:
     """One write transaction as a use case sees it."""
 
-    __slots__ = ("_after", "_audit", "events", "now", "tx")
+    __slots__ = ("_after", "_audit", "events", "now", "touched", "tx", "withdrawn_urls")
 
     def __init__(self, tx: Tx, now: datetime) -> None:
         self.tx = tx
         self.now = now
         self.events: list[Event] = []
         """The public events appended so far, in seq order per blog."""
+        self.touched: dict[int, tuple[Blog, int]] = {}
+        """Each blog this write changed publicly, with its seq before the write."""
+        self.withdrawn_urls: dict[int, list[str]] = {}
+        """URLs of pictures taken down by this write, per blog (a CDN must forget them)."""
         self._audit: list[AuditRecord] = []
         self._after: list[Callable[[], None]] = []
 
@@ -57,10 +63,20 @@ class WriteUnit:
         """Append a public event to the blog's log; `blog.seq` moves to it."""
         if "blog" in data:
             data["blog"]["seq"] = blog.seq + 1  # the blog as of this very event
+        self.touch(blog)
         event = self.tx.append_event(blog.id, kind, entry_id, dumps(data), self.now)
         blog.seq = event.seq
         self.events.append(event)
         return event
+
+    def touch(self, blog: Blog) -> None:
+        """The blog changed publicly without an event of its own (it was just created)."""
+        self.touched.setdefault(blog.id, (blog, blog.seq))
+
+    def withdrew(self, blog: Blog, urls: Iterable[str]) -> None:
+        """These URLs served a picture that is now withdrawn."""
+        self.touch(blog)
+        self.withdrawn_urls.setdefault(blog.id, []).extend(urls)
 
     def record(
         self,
@@ -93,10 +109,17 @@ class WriteUnit:
 
 
 class Door:
-    def __init__(self, store: Store, hub: Hub, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        clock: Callable[[], datetime],
+        reach: Reach | None = None,
+    ) -> None:
         self.store = store
         self.hub = hub
         self.clock = clock
+        self.reach = reach or Reach()
 
     @contextmanager
     def write(self, at: datetime | None = None) -> Iterator[WriteUnit]:
@@ -105,7 +128,10 @@ class Door:
             unit = WriteUnit(tx, self.clock() if at is None else at)
             yield unit
             unit._flush_audit()
+            queued = self.reach.enqueue(unit)
         # Reached only once the transaction committed.
+        if queued:
+            self.reach.wake()
         for action in unit._after:
             try:
                 action()

@@ -181,6 +181,7 @@ def withdraw_unused(
         urls = tuple(url for f in item.files for url in library.urls(f.key))
         withdrawal = Withdrawal(media_id=item.id, urls=urls, at=unit.now, entry_id=entry_id)
         unit.tx.insert_withdrawal(blog.id, withdrawal)
+        unit.withdrew(blog, urls)
         detail = {"media_id": item.id, "urls": list(urls)}
         unit.record(by, [(AuditAction.MEDIA_WITHDRAW, detail)], blog_id=blog.id, entry_id=entry_id)
         done.append((item, withdrawal))

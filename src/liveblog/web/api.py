@@ -27,6 +27,7 @@ from liveblog.service import Liveblog, Version
 from liveblog.usecases.entries import MAX_EVENTS, MAX_PAGE
 from liveblog.usecases.media import PictureTexts
 from liveblog.web.auth import current_user, optional_user, use_service
+from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
 
 router = APIRouter(prefix="/api")
@@ -158,7 +159,7 @@ EntryId = Annotated[int, Depends(_entry_id)]
 def _entry_response(entry: Any, status: int = 200) -> JSONResponse:
     # The ETag is the edit version (for If-Match); pins and retractions do not change it, so a
     # cache must ask again every time rather than trust it for any length of time.
-    headers = {"ETag": f'"{entry.version}"', "Cache-Control": "no-cache"}
+    headers = public_headers(f'"{entry.version}"')
     return JSONResponse(entry_json(entry), status_code=status, headers=headers)
 
 
@@ -171,7 +172,7 @@ def create_blog(payload: BlogIn, user: Editor, svc: Svc) -> JSONResponse:
 @router.get("/blogs", summary="List live and recent blogs")
 def list_blogs(svc: Svc) -> JSONResponse:
     body = {"blogs": [blog_json(b) for b in svc.blogs()]}
-    return JSONResponse(body, headers={"Cache-Control": "no-cache"})
+    return JSONResponse(body, headers=public_headers())
 
 
 @router.get("/blogs/{slug}", summary="A blog: status, seq, key points")
@@ -181,7 +182,7 @@ def get_blog(slug: str, request: Request, svc: Svc) -> Response:
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
-    return JSONResponse(blog_json(blog), headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return JSONResponse(blog_json(blog), headers=public_headers(etag))
 
 
 @router.patch("/blogs/{slug}", summary="Edit a blog, end it or reopen it")
@@ -220,7 +221,7 @@ def list_entries(
         "entries": [entry_json(e) for e in page.entries],
         "next": encode_cursor(*page.next_cursor) if page.next_cursor else None,
     }
-    return JSONResponse(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return JSONResponse(body, headers=public_headers(etag))
 
 
 @router.get("/blogs/{slug}/entries/{entry_id}", summary="One entry")
@@ -322,9 +323,7 @@ def list_events(
     # log really ends, so its next poll gets the events it would otherwise wait for forever.
     next_after = events[-1].seq if events else min(after, blog.seq)
     body = f'{{"events":[{items}],"next":{next_after},"seq":{blog.seq}}}'
-    return Response(
-        body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
-    )
+    return Response(body, media_type="application/json", headers=public_headers(etag))
 
 
 def _parse_if_match(value: str) -> int:

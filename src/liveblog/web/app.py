@@ -32,6 +32,7 @@ from liveblog.web import (
     api,
     apidocs,
     audit,
+    caching,
     deskhome,
     deskpage,
     embed,
@@ -45,6 +46,7 @@ from liveblog.web import (
     presence,
     reader,
     seo,
+    webhooks,
 )
 from liveblog.web import site as site_routes
 from liveblog.web.cors import PublicReads
@@ -54,6 +56,7 @@ from liveblog.web.headers import allow_framing_by
 from liveblog.web.limits import BodyLimit
 from liveblog.web.pagecache import PageCache
 from liveblog.web.proxies import TrustedProxies
+from liveblog.web.reach import reach_from_settings, relay_for
 from liveblog.web.security import SecurityHeaders
 from liveblog.web.signing import Signer
 from liveblog.web.site import site_from_settings
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     trusted_proxies = settings.trusted_networks()
     site, site_files = site_from_settings(settings)
     allow_framing_by(site.frame_origins)
+    caching.configure(settings.cache_s_maxage, settings.cache_stale_seconds)
     secret_key = settings.secret_key_bytes()
     store = store or SqlStore(settings.resolved_database_url(), settings.db_pool_size)
 
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             # Serve once this node hears the others (or give up waiting: /healthz says so).
             await asyncio.to_thread(bridge.wait_listening, 5.0)
         hub.spawn(JobRunner(svc, settings.schedule_poll_seconds).run())
+        hub.spawn(relay.run())
         # Everything alive now (modules, app, templates) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise rescan it all while thousands of
         # readers connect and stall delivery.
@@ -155,7 +160,9 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             settings.media_directory(),
         )
     log.info("pictures are kept in: %s", library.blobs.describe())
-    svc = Liveblog(store, hub, policy=policy, library=library)
+    reach = reach_from_settings(settings, site.base_url)
+    svc = Liveblog(store, hub, policy=policy, library=library, reach=reach)
+    relay = relay_for(svc, settings, site.base_url)
     signer = Signer(svc, secret_key)
     app.state.settings = settings
     app.state.site = site
@@ -181,6 +188,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     )
     app.include_router(api.router)
     app.include_router(media.router)
+    app.include_router(webhooks.router)
     app.include_router(apidocs.router)
     app.include_router(audit.router)
     app.include_router(ops.router)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from liveblog.domain.errors import InvalidInput, NotFound
+from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.reader import TEMPLATE_ENTRY
 from liveblog.web.state import service, site
@@ -44,7 +45,7 @@ def embed_page(slug: str, request: Request) -> Response:
         canonical=here.url(f"/blogs/{blog.slug}"),
         site_name=here.name,
     )
-    return HTMLResponse(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return HTMLResponse(body, headers=public_headers(etag))
 
 
 @router.get("/oembed")

@@ -19,6 +19,7 @@ from liveblog.domain.models import Blog
 from liveblog.render import feeds
 from liveblog.service import Liveblog
 from liveblog.web.auth import use_service
+from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.state import site
 
@@ -40,7 +41,7 @@ def _answer(body: bytes, kind: str, etag: str) -> Response:
     return Response(
         body,
         media_type=FORMATS[kind][1],
-        headers={"ETag": etag, "Cache-Control": "no-cache"},
+        headers=public_headers(etag),
     )
 
 

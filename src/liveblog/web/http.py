@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
+from liveblog.web.caching import public_headers
+
 
 def seq_etag(blog_id: int, seq: int, variant: str = "") -> str:
     """Everything public about a blog changes only with its seq, so seq is the validator."""
@@ -14,7 +16,7 @@ def seq_etag(blog_id: int, seq: int, variant: str = "") -> str:
 def not_modified(request: Request, etag: str) -> Response | None:
     """A 304 when If-None-Match names this validator (weak comparison, RFC 9110 13.1.2)."""
     if etag_matches(request.headers.get("if-none-match", ""), etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+        return Response(status_code=304, headers=public_headers(etag))
     return None
 
 

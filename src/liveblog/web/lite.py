@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from liveblog.render.cursor import decode_cursor, encode_cursor
+from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.reader import PAGE_SIZE
 from liveblog.web.state import service, site
@@ -38,4 +39,4 @@ def lite_page(
         canonical=here.url(f"/blogs/{blog.slug}"),
         site_name=here.name,
     )
-    return HTMLResponse(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return HTMLResponse(body, headers=public_headers(etag))

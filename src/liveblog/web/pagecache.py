@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
+from liveblog.web.caching import public_cache_control
 from liveblog.web.headers import Head, head
 
 
@@ -32,7 +33,7 @@ class NewestPage:
 
 def newest_page(seq: int, etag: str, body: bytes, checked_at: float) -> NewestPage:
     # The headers the ASGI view sends (web/reader.py), in its order.
-    validators = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
+    validators = [(b"etag", etag.encode()), (b"cache-control", public_cache_control().encode())]
     full = [
         (b"content-length", b"%d" % len(body)),
         (b"content-type", b"text/html; charset=utf-8"),

@@ -18,6 +18,7 @@ from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.render.structured import blog_page_meta, entry_page_meta, head_tags
 from liveblog.service import Liveblog
 from liveblog.web.auth import use_service
+from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.pagecache import PageCache, newest_page
 from liveblog.web.state import service, site
@@ -47,7 +48,7 @@ TEMPLATE_ENTRY = Entry(
 
 
 def _html(request: Request, body: bytes, etag: str) -> Response:
-    return HTMLResponse(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return HTMLResponse(body, headers=public_headers(etag))
 
 
 def _cache(request: Request) -> PageCache:
@@ -59,7 +60,7 @@ def _cache(request: Request) -> PageCache:
 def front_page(svc: Svc) -> HTMLResponse:
     # A new blog must show up at once, also behind a CDN: revalidate every time.
     html = render("index.html", blogs=svc.blogs())
-    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(html, headers=public_headers())
 
 
 @router.get("/blogs/{slug}", response_class=HTMLResponse)

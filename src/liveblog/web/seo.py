@@ -18,6 +18,7 @@ from starlette.responses import Response
 from liveblog.domain.models import Blog, BlogStatus
 from liveblog.domain.site import Site
 from liveblog.render.jsonview import iso
+from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified
 from liveblog.web.state import service, site
 
@@ -106,7 +107,7 @@ def _etag(*parts: object) -> str:
 
 
 def _headers(etag: str) -> dict[str, str]:
-    return {"ETag": etag, "Cache-Control": "no-cache"}
+    return public_headers(etag)
 
 
 @router.api_route("/robots.txt", methods=["GET", "HEAD"])

@@ -1,0 +1,1 @@
+"""What leaves the site: the outbox relay and its destinations (CDN purge targets, webhooks)."""

@@ -1,0 +1,263 @@
+"""The relay: sends the outbox, once, in order, for the whole cluster.
+
+Every node runs the loop; only the holder of the `outbox-relay` lease sends (a `jobs` row it
+renews every few seconds; when the holder dies another node takes the lease once it lapses).
+Items go out in id order per lane (a blog and a destination): a lane stops at its first failure
+and its later items wait, so a destination that was away gets a blog's changes in the order they
+happened. An item is marked sent after its destination said yes; should the holder die between
+the two, the next holder sends it again with the same `Liveblog-Delivery` id, which receivers
+use to drop the repeat. Consecutive purges of one lane are merged into one (a purge is
+idempotent), so an editing burst costs a CDN one round of requests, not one per keystroke save.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+
+from liveblog.domain.outbox import (
+    MAX_ATTEMPTS,
+    SIGNATURE_HEADER,
+    OutboxItem,
+    OutboxKind,
+    retry_delay,
+    signature,
+)
+from liveblog.domain.purges import is_prefix
+from liveblog.metrics import OUTBOX_FAILURES, OUTBOX_SENT
+from liveblog.outbound.targets import PurgeTarget
+from liveblog.render.jsonview import iso
+from liveblog.usecases.webhooks import RefusedTarget, vet_target
+
+if TYPE_CHECKING:
+    from liveblog.service import Liveblog
+
+log = logging.getLogger(__name__)
+
+LEASE = "outbox-relay"
+LEASE_SECONDS = 10.0
+BATCH = 500
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+PARALLEL_PURGES = 8
+USER_AGENT = "Liveblog-Relay/1"
+
+
+class SendFailed(Exception):
+    """The destination did not take the item; the message is what the desk's log shows."""
+
+
+class Relay:
+    def __init__(
+        self,
+        svc: Liveblog,
+        targets: Sequence[PurgeTarget],
+        site_base: str,
+        node: str,
+        *,
+        allow_private: bool = False,
+        poll_seconds: float = 0.5,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.svc = svc
+        self.targets = {t.name: t for t in targets}
+        self.site_base = site_base
+        self.node = node
+        self.allow_private = allow_private
+        self.poll_seconds = poll_seconds
+        self.clock = clock or (lambda: svc.clock())
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lease_until = 0.0
+
+    def wake(self) -> None:
+        """Called by the door after a commit that wrote items (from any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+            while True:
+                try:
+                    if await self._hold_lease():
+                        while await self.send_due(client):
+                            pass  # more were waiting behind a full batch
+                except Exception:
+                    # The database may be away for a moment; nothing is lost: items stay
+                    # pending until marked sent.
+                    log.exception("the outbox relay failed a round; retrying")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def _hold_lease(self) -> bool:
+        now = time.monotonic()
+        if now < self._lease_until - LEASE_SECONDS / 2:
+            return True  # renewed recently enough
+        wall = self.clock()
+        until = wall + timedelta(seconds=LEASE_SECONDS)
+
+        def claim() -> bool:
+            with self.svc.store.write() as tx:
+                return tx.claim_lease(LEASE, self.node, wall, until)
+
+        held = await asyncio.to_thread(claim)
+        self._lease_until = now + LEASE_SECONDS if held else 0.0
+        return held
+
+    async def send_due(self, client: httpx.AsyncClient) -> bool:
+        """One round over every lane; True if a full batch was read (there may be more)."""
+
+        def pending() -> list[OutboxItem]:
+            with self.svc.store.read() as tx:
+                return tx.pending_outbox(BATCH)
+
+        items = await asyncio.to_thread(pending)
+        lanes: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            lanes.setdefault(item.lane, []).append(item)
+        await asyncio.gather(*(self._drain(client, lane) for lane in lanes.values()))
+        return len(items) == BATCH
+
+    async def _drain(self, client: httpx.AsyncClient, lane: list[OutboxItem]) -> None:
+        i = 0
+        while i < len(lane):
+            head = lane[i]
+            if head.next_attempt_at > self.clock():
+                return  # waiting for its retry; everything behind it waits too
+            batch = [head]
+            if head.kind is OutboxKind.PURGE:
+                batch = lane[i:]
+            try:
+                await self._send(client, batch)
+            except SendFailed as failure:
+                OUTBOX_FAILURES.labels(kind=head.kind.value).inc()
+                given_up = await asyncio.to_thread(self._failed, batch, str(failure))
+                if not given_up:
+                    return
+            else:
+                await asyncio.to_thread(self._sent, batch)
+                OUTBOX_SENT.labels(kind=head.kind.value).inc(len(batch))
+            i += len(batch)
+
+    def _sent(self, batch: list[OutboxItem]) -> None:
+        with self.svc.store.write() as tx:
+            tx.mark_outbox_sent([i.id for i in batch], self.clock())
+
+    def _failed(self, batch: list[OutboxItem], error: str) -> bool:
+        attempts = batch[0].attempts + 1
+        give_up = attempts >= MAX_ATTEMPTS
+        with self.svc.store.write() as tx:
+            tx.mark_outbox_failed(
+                [i.id for i in batch], error, self.clock() + retry_delay(attempts), give_up
+            )
+        log.warning(
+            "outbox item %d (%s to %s) failed (attempt %d%s): %s",
+            batch[0].id,
+            batch[0].kind.value,
+            batch[0].target,
+            attempts,
+            ", given up" if give_up else "",
+            error,
+        )
+        return give_up
+
+    async def _send(self, client: httpx.AsyncClient, batch: list[OutboxItem]) -> None:
+        head = batch[0]
+        if head.kind is OutboxKind.PURGE:
+            paths: list[str] = []
+            for item in batch:
+                paths += json.loads(item.payload)
+            await self._purge(client, head.target, list(dict.fromkeys(paths)))
+        else:
+            await self._deliver(client, head)
+
+    # --- purges -----------------------------------------------------------------------------
+
+    async def _purge(self, client: httpx.AsyncClient, name: str, paths: list[str]) -> None:
+        target = self.targets.get(name)
+        if target is None:
+            raise SendFailed(f"no purge target {name!r} is configured any more")
+        wanted = [p for p in paths if target.prefix or not is_prefix(p)]
+        gate = asyncio.Semaphore(PARALLEL_PURGES)
+        headers = {"user-agent": USER_AGENT, **target.request_headers()}
+
+        async def one(path: str) -> str | None:
+            async with gate:
+                url = target.request_url(path, self.site_base)
+                try:
+                    response = await client.request(target.method, url, headers=headers)
+                except httpx.HTTPError as exc:
+                    return f"{path}: {type(exc).__name__} {exc}".strip()
+                # 404: the cache held no copy, which is what a purge wants.
+                if response.is_success or response.status_code == 404:
+                    return None
+                return f"{path}: HTTP {response.status_code}"
+
+        errors = [e for e in await asyncio.gather(*(one(p) for p in wanted)) if e]
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise SendFailed(errors[0] + more)
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    async def _deliver(self, client: httpx.AsyncClient, item: OutboxItem) -> None:
+        found = await asyncio.to_thread(self._delivery, item)
+        if found is None:
+            raise SendFailed("the webhook was removed")
+        url, secret, body = found
+        try:
+            scheme, host, _port, addresses = await asyncio.to_thread(
+                vet_target, url, self.allow_private
+            )
+        except RefusedTarget as exc:
+            raise SendFailed(exc.message) from None
+        stamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "liveblog-event": item.event_type,
+            "liveblog-delivery": str(item.id),
+            SIGNATURE_HEADER.lower(): signature(secret, stamp, body),
+        }
+        # Connect to the address just vetted, not a fresh lookup that could answer otherwise.
+        pinned = httpx.URL(url)
+        address = addresses[0]
+        headers["host"] = pinned.netloc.decode("ascii")
+        extensions = {"sni_hostname": host} if scheme == "https" else {}
+        request_url = pinned.copy_with(host=address)
+        try:
+            response = await client.post(
+                request_url, content=body, headers=headers, extensions=extensions
+            )
+        except httpx.HTTPError as exc:
+            raise SendFailed(f"{type(exc).__name__} {exc}".strip()) from None
+        if response.is_redirect:
+            raise SendFailed(f"HTTP {response.status_code}: redirects are not followed")
+        if not response.is_success:
+            raise SendFailed(f"HTTP {response.status_code}")
+
+    def _delivery(self, item: OutboxItem) -> tuple[str, str, bytes] | None:
+        """The hook's URL, secret and the body: the event as the log holds it now (redacted
+        if its entry was retracted since), as `/events` lists it, with the blog's slug."""
+        with self.svc.store.read() as tx:
+            hook = tx.webhook(int(item.target))
+            blog = tx.blog_by_id(item.blog_id)
+            found = tx.events_after(item.blog_id, item.seq - 1, 1)
+        if hook is None or blog is None or not found or found[0].seq != item.seq:
+            return None
+        e = found[0]
+        body = (
+            f'{{"blog":{json.dumps(blog.slug)},"seq":{e.seq},"type":"{e.type.value}",'
+            f'"created_at":"{iso(e.created_at)}","data":{e.data}}}'
+        )
+        return hook.url, hook.secret, body.encode()
