@@ -490,7 +490,10 @@
       on: {
         "entry-published": function (data) { changed(); upsert(data.entry); },
         "entry-updated": function (data) { changed(); upsert(data.entry); },
-        "entry-retracted": function (data) { changed(); removeEntry(data); },
+        "entry-retracted": function (data) {
+          changed(); removeEntry(data);
+          if (window.DeskReach) window.DeskReach.refresh(); // "gone everywhere" yet?
+        },
         "blog-updated": function (data) { changed(); showBlog(data.blog); },
         "blog-ended": function (data) { changed(); showBlog(data.blog); },
       },
