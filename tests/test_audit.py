@@ -31,7 +31,7 @@ def audit_rows(http: httpx.Client, token: str, **params: Any) -> list[dict[str, 
     while True:
         r = http.get("/api/audit", params=query, headers=auth(token))
         assert r.status_code == 200, r.text
-        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["cache-control"] == "private, no-store"
         rows += r.json()["records"]
         if r.json()["next"] is None:
             return rows[::-1]

@@ -63,6 +63,12 @@ def test_a_retraction_shows_retrying_then_gone_everywhere(
     with httpx.Client(base_url=purged_live.url, headers=auth(token)) as api:
         assert api.post("/api/blogs", json={"slug": SLUG, "title": "Election night"}).is_success
         api.post(f"/api/blogs/{SLUG}/entries", json={"body": "Turnout at 61%"})
+
+        def settled(_: object) -> bool:
+            log = api.get(f"/api/blogs/{SLUG}/deliveries").json()["deliveries"]
+            return all(d["state"] == "sent" for d in log)
+
+        receiver.wait_for(settled, "the first purges to be sent")
     receiver.status = 503
     watched = new_page(browser, contexts, 1280)
     page = desk(watched, purged_live, "eddie", "editor-password")

@@ -284,7 +284,10 @@ def test_the_api_takes_the_session_cookie_with_the_csrf_header(
         by_token = script.post(
             "/api/blogs", json={"slug": "by-token", "title": "T"}, headers=auth(tokens.editor)
         )
-    assert by_token.status_code == 201 and "cache-control" not in by_token.headers
+    # A token's answers are private too: with s-maxage on public responses, a shared cache
+    # would otherwise be allowed to store them (RFC 9111, section 3.5).
+    assert by_token.status_code == 201
+    assert by_token.headers["cache-control"] == "private, no-store"
 
 
 # --- throttling --------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_the_script_embed_shows_the_blog_live_on_a_partner_page(
             f"() => parseFloat(document.querySelector('iframe').style.height) > {before + 20}"
         )
         assert iframe.get_attribute("title") == "Live blog"
-        page.screenshot(path="/tmp/media-shots/partner-1024.png", full_page=True)
+        page.screenshot(path=str(tmp_path / "partner-1024.png"), full_page=True)
     finally:
         context.close()
 

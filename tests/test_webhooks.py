@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from liveblog.outbound.relay import Relay
 from liveblog.service import Liveblog
@@ -169,3 +171,46 @@ def test_an_address_is_checked_again_when_sending(
     assert receiver.received() == []
     [d] = svc.deliveries(team.editor, SLUG)
     assert "loopback" in d.item.last_error and d.item.attempts == 1
+
+
+def test_a_delivery_keeps_the_hooks_name_for_host_and_tls(svc: Liveblog, team: Team) -> None:
+    """The relay connects to the address it vetted, yet an https hook named `localhost` is
+    reached with `Host: localhost:PORT` and a certificate checked against that name (httpcore's
+    `sni_hostname` extension, the contract httpx is pinned for); a certificate for another name
+    is refused."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    svc.allow_private_targets = True
+    svc.create_blog(team.editor, slug=SLUG, title="Flood watch")
+    relay = Relay(svc, [], "", "node-a", allow_private=True)
+
+    async def one_round() -> None:
+        async with httpx.AsyncClient(verify=client_tls) as client:
+            assert await relay._hold_lease()
+            await relay.send_due(client)
+
+    with Receiver(tls=server_tls) as good:
+        url = f"https://localhost:{good.port}/hook"
+        svc.add_webhook(team.editor, SLUG, url, ["entry-published"], SECRET)
+        svc.create_entry(team.editor, SLUG, body="Pumps running")
+        asyncio.run(one_round())
+        [req] = good.received()
+        assert req.headers["host"] == f"localhost:{good.port}"
+        assert verified(req, SECRET)["type"] == "entry-published"
+    wrong_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("elsewhere.example").configure_cert(wrong_tls)
+    with Receiver(tls=wrong_tls) as impostor:
+        hook = svc.webhooks(team.editor, SLUG)[0]
+        svc.remove_webhook(team.editor, SLUG, hook.id)
+        url = f"https://localhost:{impostor.port}/hook"
+        svc.add_webhook(team.editor, SLUG, url, ["entry-published"], SECRET)
+        svc.create_entry(team.editor, SLUG, body="Pumps stopped")
+        asyncio.run(one_round())
+        assert impostor.received() == []
+        latest = svc.deliveries(team.editor, SLUG)[0]
+        assert "CERTIFICATE_VERIFY_FAILED" in latest.item.last_error or "certificate" in (
+            latest.item.last_error.lower()
+        ), latest.item.last_error

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 EVENTS_WINDOW = 16
 """`events?after=N` is purged for the last N seqs before the change, where live readers poll."""
 
-SITE_PATHS = ("/", "/feed.atom", "/feed.rss", "/feed.json", "/sitemap.xml")
+SITE_PATHS = ("/", "/api/blogs", "/feed.atom", "/feed.rss", "/feed.json", "/sitemap.xml")
 
 
 def purge_paths(

@@ -229,18 +229,27 @@ class Relay:
             "liveblog-delivery": str(item.id),
             SIGNATURE_HEADER.lower(): signature(secret, stamp, body),
         }
-        # Connect to the address just vetted, not a fresh lookup that could answer otherwise.
+        # Connect to an address just vetted, not a fresh lookup that could answer otherwise;
+        # the name still goes in Host and in TLS (SNI and the certificate check).
         pinned = httpx.URL(url)
-        address = addresses[0]
         headers["host"] = pinned.netloc.decode("ascii")
         extensions = {"sni_hostname": host} if scheme == "https" else {}
-        request_url = pinned.copy_with(host=address)
-        try:
-            response = await client.post(
-                request_url, content=body, headers=headers, extensions=extensions
-            )
-        except httpx.HTTPError as exc:
-            raise SendFailed(f"{type(exc).__name__} {exc}".strip()) from None
+        response, error = None, f"{host} has no address"
+        for address in addresses:
+            try:
+                response = await client.post(
+                    pinned.copy_with(host=address),
+                    content=body,
+                    headers=headers,
+                    extensions=extensions,
+                )
+                break
+            except httpx.ConnectError as exc:
+                error = f"{type(exc).__name__} {exc}".strip()  # try the next address
+            except httpx.HTTPError as exc:
+                raise SendFailed(f"{type(exc).__name__} {exc}".strip()) from None
+        if response is None:
+            raise SendFailed(error)
         if response.is_redirect:
             raise SendFailed(f"HTTP {response.status_code}: redirects are not followed")
         if not response.is_success:

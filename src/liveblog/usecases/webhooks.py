@@ -178,22 +178,30 @@ class Webhooks(Core):
 
 def retraction_reach(deliveries: Iterable[Delivery]) -> list[dict[str, Any]]:
     """Per retraction: "gone everywhere" once every purge of it succeeded, else which failed or
-    are still waiting."""
-    by_seq: dict[int, list[Delivery]] = {}
-    for d in deliveries:
-        if d.item.kind is OutboxKind.PURGE and d.item.event_type == EventType.ENTRY_RETRACTED:
-            by_seq.setdefault(d.item.seq, []).append(d)
+    are still waiting — with the error holding up its lane (its own, or that of an earlier
+    purge it waits behind)."""
+    items = sorted((d for d in deliveries), key=lambda d: d.item.id)
+    lane_error: dict[str, str] = {}
+    by_seq: dict[int, list[tuple[Delivery, str]]] = {}
+    for d in items:
+        i = d.item
+        if i.kind is not OutboxKind.PURGE:
+            continue
+        if i.state is OutboxState.PENDING and i.last_error:
+            lane_error.setdefault(i.lane, i.last_error)
+        if i.event_type == EventType.ENTRY_RETRACTED:
+            by_seq.setdefault(i.seq, []).append((d, i.last_error or lane_error.get(i.lane, "")))
     out = []
     for seq, group in sorted(by_seq.items(), reverse=True):
-        failed = [d.item.target for d in group if d.item.state is OutboxState.FAILED]
-        waiting = [d.item for d in group if d.item.state is OutboxState.PENDING]
+        failed = [d.item.target for d, _ in group if d.item.state is OutboxState.FAILED]
+        waiting = [(d.item, error) for d, error in group if d.item.state is OutboxState.PENDING]
         out.append(
             {
                 "seq": seq,
-                "entry_id": group[0].entry_id,
+                "entry_id": group[0][0].entry_id,
                 "gone_everywhere": not failed and not waiting,
                 "failed": sorted(failed),
-                "waiting": [{"target": i.target, "error": i.last_error or None} for i in waiting],
+                "waiting": [{"target": i.target, "error": error or None} for i, error in waiting],
             }
         )
     return out

@@ -11,13 +11,17 @@ Responses to signed-in requests never carry this: they are `private, no-store` (
 
 from __future__ import annotations
 
+from liveblog.settings import SettingError
+
 _policy = ["no-cache"]
 
 
 def configure(s_maxage: int, stale_seconds: int) -> None:
     """Set the policy for this process (from the settings, at app start)."""
     if s_maxage < 0 or stale_seconds < 0:
-        raise ValueError("cache lifetimes must not be negative")
+        raise SettingError(
+            "LIVEBLOG_CACHE_S_MAXAGE and LIVEBLOG_CACHE_STALE_WHILE_REVALIDATE must not be negative"
+        )
     if s_maxage == 0:
         _policy[0] = "no-cache"
         return

@@ -44,6 +44,8 @@ DISALLOWED = (
     "/api/blogs/*/media",
     "/api/blogs/*/presence",
     "/api/blogs/*/withdrawn",
+    "/api/blogs/*/webhooks",
+    "/api/blogs/*/deliveries",
     "/api/blogs/*/stream",
     "/api/blogs/*/entries/*/revisions",
     "/api/blogs/*/entries/*/withdrawn",
