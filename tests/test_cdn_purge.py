@@ -28,6 +28,7 @@ CACHED_PATHS = [
     f"/blogs/{SLUG}/feed.rss",
     f"/blogs/{SLUG}/feed.json",
     f"/api/blogs/{SLUG}/entries",
+    f"/api/blogs/{SLUG}/events?after=0",
 ]
 
 

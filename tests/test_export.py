@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import httpx
 from playwright.sync_api import Browser, expect
 
@@ -34,8 +35,8 @@ def liveblog(data: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def export(data: Path, out: Path) -> dict[str, Any]:
-    proc = liveblog(data, "export", SLUG, "--out", str(out))
+def export(data: Path, out: Path, *args: str) -> dict[str, Any]:
+    proc = liveblog(data, "export", SLUG, "--out", str(out), *args)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
@@ -85,6 +86,42 @@ def test_the_copy_is_self_contained_and_follows_retractions(
     assert "A claim to withdraw" not in (out / "index.html").read_text()
     assert "A claim to withdraw" not in (out / "entries.json").read_text()
     assert not doomed_keys & {p.name for p in (out / "media").iterdir()}
+    for name in ("feed.atom", "feed.rss", "feed.json"):
+        assert "A claim to withdraw" not in (out / name).read_text(), name
+
+
+def test_the_copys_feeds_point_at_the_copy(
+    http: httpx.Client, tokens: Tokens, blog: dict, live: LiveServer, tmp_path: Path
+) -> None:
+    """With --copy-url the copy's Atom, RSS and JSON feeds read cleanly, link each entry to its
+    anchor on the copy's page and take pictures from the copy's media folder, which holds them;
+    a retraction leaves all three at the next export."""
+    shot = picture(http, tokens.editor, (10, 10, 140))
+    kept = post(
+        http, tokens.editor, headline="Count begins", body="Ballots arrive.", media=[shot["id"]]
+    )
+    gone = post(http, tokens.editor, body="An early figure, withdrawn")
+    copy_url = "https://mirror.example/election"
+    out = tmp_path / "copy"
+    export(tmp_path, out, "--copy-url", copy_url + "/")
+    for name in ("feed.atom", "feed.rss"):
+        parsed = feedparser.parse((out / name).read_bytes())
+        assert not parsed.bozo, (name, parsed.bozo_exception)
+        links = [e.link for e in parsed.entries]
+        assert f"{copy_url}/#entry-{kept['id']}" in links, (name, links)
+    index = (out / "index.html").read_text()
+    assert all(f'href="feed.{kind}"' in index for kind in ("atom", "rss", "json"))
+    doc = json.loads((out / "feed.json").read_text())
+    assert doc["home_page_url"] == copy_url + "/" and doc["feed_url"] == copy_url + "/feed.json"
+    item = next(i for i in doc["items"] if i["url"].endswith(f"#entry-{kept['id']}"))
+    assert "image" in item and item["image"].startswith(copy_url + "/media/")
+    assert (out / "media" / item["image"].rsplit("/", 1)[1]).is_file()
+    assert f'"{copy_url}/media/' in item["content_html"] and '"/media/' not in item["content_html"]
+    http.delete(f"/api/blogs/{SLUG}/entries/{gone['id']}", headers=auth(tokens.editor))
+    export(tmp_path, out, "--copy-url", copy_url)
+    for name in ("feed.atom", "feed.rss", "feed.json"):
+        text = (out / name).read_text()
+        assert "An early figure, withdrawn" not in text and "Ballots arrive." in text, name
 
 
 def test_watch_keeps_the_copy_in_step_and_open_pages_reload(

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from liveblog import credentials
 from liveblog.broadcast.base import NullHub
@@ -214,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from liveblog.export import export_blog, summary, watch
+    from liveblog.export import copy_feeds, export_blog, summary, watch
     from liveblog.web.app import media_library
     from liveblog.web.site import site_from_settings
     from liveblog.web.templating import render
@@ -233,11 +234,21 @@ def cmd_export(args: argparse.Namespace) -> int:
         site_name=site.name,
     )
     out = Path(args.out)
+    feeds = copy_feeds(site, args.copy_url)
     if args.watch:
-        watch(svc, args.slug, out, page, None, args.interval)
+        watch(svc, args.slug, out, page, feeds, args.interval)
         return 0
-    print(summary(export_blog(svc, args.slug, out, page)))
+    print(summary(export_blog(svc, args.slug, out, page, feeds)))
     return 0
+
+
+def _copy_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            "must be an http(s) address with no query, e.g. https://mirror.example/storm"
+        )
+    return value.rstrip("/")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--interval", type=float, default=5.0, help="seconds between checks with --watch"
+    )
+    export.add_argument(
+        "--copy-url",
+        type=_copy_url,
+        help="the address the copy is served at (https://mirror.example/storm): its feeds then "
+        "link to the copy and carry its pictures instead of the main site's",
     )
     export.set_defaults(func=cmd_export)
 

@@ -2,22 +2,26 @@
 pages, JSON, pictures (and feeds) — that any static host or mirror can serve, for when the main
 site is blocked or down. The copy keeps itself current in readers' browsers by polling its own
 `entries.json`; with `--watch` the command keeps the copy in step with the blog, retractions
-and their pictures included."""
+and their pictures included. Its feeds (feed.atom, feed.rss, feed.json) follow the same
+entries; given the copy's address (`--copy-url`) they point at the copy, not the main site."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from liveblog.domain.errors import NotFound
 from liveblog.domain.media import MediaRef
 from liveblog.domain.models import Blog, Entry
+from liveblog.domain.site import Site
+from liveblog.render import feeds as feed_formats
 from liveblog.render.jsonview import blog_json, dumps, entry_json
 from liveblog.service import Liveblog
 
@@ -43,13 +47,13 @@ def _pictures(blog: Blog, entries: Iterable[Entry]) -> dict[str, MediaRef]:
     return {f.key: ref for ref in refs for f in ref.files}
 
 
-def _local(html: str, refs: Iterable[MediaRef]) -> str:
-    """The entry's HTML with each rendition's URL (the app's or an object store's) made a
-    relative path into the copy's own media/ folder."""
+def _local(html: str, refs: Iterable[MediaRef], folder: str = "media/") -> str:
+    """The entry's HTML with each rendition's URL (the app's or an object store's) made a path
+    into the copy's own media/ folder (relative, or absolute on the copy's address)."""
     for ref in refs:
         for f in ref.files:
-            html = html.replace(f'"{f.url}"', f'"media/{f.key}"').replace(
-                f"{f.url} ", f"media/{f.key} "
+            html = html.replace(f'"{f.url}"', f'"{folder}{f.key}"').replace(
+                f"{f.url} ", f"{folder}{f.key} "
             )
     return html
 
@@ -57,6 +61,39 @@ def _local(html: str, refs: Iterable[MediaRef]) -> str:
 def _localise(entry: Entry) -> Entry:
     entry.html = _local(entry.html, entry.media)
     return entry
+
+
+Feeds = Callable[[Blog, list[Entry]], dict[str, bytes]]
+FEED_SIZE = 50
+
+
+def copy_feeds(site: Site, copy_url: str | None) -> Feeds:
+    """The copy's feed.atom, feed.rss and feed.json (the newest 50 entries). With the copy's
+    own address they link to the copy and carry its pictures, so a reader whose feed reader
+    cannot reach the main site still gets whole entries; without it, they are the main site's
+    feeds, canonical links and all."""
+
+    def build(blog: Blog, entries: list[Entry]) -> dict[str, bytes]:
+        # Newest first, as the site's feeds: the pinned entry takes its place by time.
+        newest = sorted(entries, key=lambda e: (e.published_at or e.created_at, e.id), reverse=True)
+        shown = [copy.copy(e) for e in newest[:FEED_SIZE]]
+        if copy_url is not None:
+            folder = copy_url.rstrip("/") + "/media/"
+            for e in shown:
+                e.html = _local(e.html, e.media, folder)
+                e.media = [_moved(ref, folder) for ref in e.media]
+        doc = feed_formats.blog_feed(site, blog, shown, copy_at=copy_url)
+        return {
+            "feed.atom": feed_formats.atom(doc),
+            "feed.rss": feed_formats.rss(doc),
+            "feed.json": feed_formats.json_feed(doc),
+        }
+
+    return build
+
+
+def _moved(ref: MediaRef, folder: str) -> MediaRef:
+    return replace(ref, files=tuple(replace(f, url=folder + f.key) for f in ref.files))
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -84,7 +121,7 @@ def export_blog(
     slug: str,
     out: Path,
     render_page: Callable[..., str],
-    feeds: Callable[[Blog, list[Entry]], dict[str, bytes]] | None = None,
+    feeds: Feeds | None = None,
 ) -> Exported:
     """Write the copy of `slug` into `out`; remove what it no longer shows (a retracted entry's
     pictures, pages past the end). Returns what was written."""
@@ -104,6 +141,8 @@ def export_blog(
         _progress(i, len(missing), "pictures")
     for stale in present - set(wanted):
         (media_dir / stale).unlink(missing_ok=True)  # a retracted or edited-away picture
+    # From the entries as stored (with the site's picture URLs), before the pages' localising.
+    made_feeds = feeds(blog, public) if feeds else {}
     for e in shown:
         _localise(e)
     listed = snap.entries
@@ -129,7 +168,7 @@ def export_blog(
     _write(out / "entries.json", dumps(body).encode())
     for name in STATIC_FILES:
         _write(out / "static" / name, (STATIC / name).read_bytes())
-    for name, data in (feeds(blog, public) if feeds else {}).items():
+    for name, data in made_feeds.items():
         _write(out / name, data)
     return Exported(seq=blog.seq, entries=len(public), pictures=len(wanted), pages=pages)
 
@@ -149,7 +188,7 @@ def watch(
     slug: str,
     out: Path,
     render_page: Callable[..., str],
-    feeds: Callable[[Blog, list[Entry]], dict[str, bytes]] | None,
+    feeds: Feeds | None,
     interval: float,
     rounds: int | None = None,
 ) -> None:

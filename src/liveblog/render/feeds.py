@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from html import escape
 from html.parser import HTMLParser
 from typing import Any
@@ -74,17 +75,26 @@ class FeedDoc:
 # --- what a feed says -------------------------------------------------------------------------
 
 
-def blog_feed(site: Site, blog: Blog, entries: Sequence[Entry]) -> FeedDoc:
-    """A blog's published entries as given (newest first), as one feed."""
+def blog_feed(
+    site: Site, blog: Blog, entries: Sequence[Entry], *, copy_at: str | None = None
+) -> FeedDoc:
+    """A blog's published entries as given (newest first), as one feed. With `copy_at` (the
+    address of a static copy, `liveblog export --copy-url`), the feed of that copy: its page,
+    its entries' anchors, its own feed files; the entries' pictures must already be the copy's."""
     page = site.url(f"/blogs/{blog.slug}")
-    items = tuple(_entry_item(site, blog, e) for e in entries)
+    feed_path = site.url(f"/blogs/{blog.slug}/feed")
+    link = partial(_permalink, site, blog)
+    if copy_at is not None:
+        page, feed_path = copy_at.rstrip("/") + "/", copy_at.rstrip("/") + "/feed"
+        link = partial(_anchor, page)
+    items = tuple(_entry_item(site, e, link(e)) for e in entries)
     newest = max([_utc(blog.updated_at), *(i.updated for i in items)])
     return FeedDoc(
         id=page,
         title=blog.title,
         description=blog.description or f"Live coverage: {blog.title}",
         home_url=page,
-        feed_path=site.url(f"/blogs/{blog.slug}/feed"),
+        feed_path=feed_path,
         updated=newest,
         author=site.publisher_name,
         author_url=site.url("/"),
@@ -113,8 +123,15 @@ def site_feed(site: Site, blogs: Sequence[Blog]) -> FeedDoc:
     )
 
 
-def _entry_item(site: Site, blog: Blog, entry: Entry) -> FeedItem:
-    link = site.url(f"/blogs/{blog.slug}/entries/{entry.id}")
+def _permalink(site: Site, blog: Blog, entry: Entry) -> str:
+    return site.url(f"/blogs/{blog.slug}/entries/{entry.id}")
+
+
+def _anchor(page: str, entry: Entry) -> str:
+    return f"{page}#entry-{entry.id}"
+
+
+def _entry_item(site: Site, entry: Entry, link: str) -> FeedItem:
     html = entry.html
     if entry.correction is not None:
         # The page shows the note beside the entry; a feed reader only ever shows the content.

@@ -2,8 +2,8 @@
 
 A feed says only public things, all of which change with a blog's seq, so its ETag comes from
 seq (the site's from every blog's) and a revalidation is answered with 304 before anything is
-read beyond the blog row. `Cache-Control: no-cache`: a retraction must leave every feed at the
-next request, also behind a CDN.
+read beyond the blog row. Cached like the pages (web/caching.py): a retraction leaves every feed
+at the next request, and a CDN's copies are purged.
 """
 
 from __future__ import annotations
