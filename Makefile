@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python -m bench.slow $(SLOW_ARGS) || status=1; \
 	$(BIN)/python -m bench.cluster $(CLUSTER_ARGS) || status=1; \
 	$(BIN)/python -m bench.media || status=1; \
+	$(BIN)/python -m bench.outbox || status=1; \
 	$(BIN)/python -m bench.report || status=1; \
 	exit $$status
 

@@ -25,6 +25,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 # Files in this order first, the rest alphabetically.
 ORDER = (
     "fanout", "publish", "seam", "page", "catchup", "slow", "workers", "cross_node", "media",
+    "outbox",
 )  # fmt: skip
 TITLES = {
     "fanout": "Fan-out",
@@ -36,6 +37,7 @@ TITLES = {
     "workers": "Workers on PostgreSQL",
     "cross_node": "Cross-node delivery",
     "media": "Photo intake",
+    "outbox": "Outbox: purges and webhooks",
 }
 PROFILING = "## Profiling notes"
 PROFILING_PLACEHOLDER = (
@@ -142,6 +144,7 @@ def render(directory: Path = RESULTS_DIR, doc: Path = DOC) -> str:
         ".venv/bin/python -m bench.fanout publish --readers 1,10000",
         ".venv/bin/python -m bench.cluster --readers 1000 --runs 1   # workers, cross-node (quick)",
         ".venv/bin/python -m bench.media --runs 5   # photo intake; --vips-site DIR adds libvips",
+        ".venv/bin/python -m bench.outbox --runs 5   # the outbox: publish cost, purge delay",
         ".venv/bin/python -m bench.report                    # rebuild this page",
         "```",
         "",
