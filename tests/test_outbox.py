@@ -22,6 +22,7 @@ from liveblog.outbound.targets import PurgeTarget, TargetError, parse_targets
 from liveblog.service import Liveblog
 from liveblog.storage.sql import SqlStore
 from liveblog.usecases.outbox import Reach
+from liveblog.usecases.scheduler import run_retention
 from receiver import Receiver
 
 SLUG = "storm-desk"
@@ -262,3 +263,25 @@ def test_purge_target_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> N
     ]:
         with pytest.raises(TargetError, match=reason):
             parse_targets(bad)
+
+
+def test_retention_forgets_settled_items_but_never_pending_ones(
+    store: SqlStore, receiver: Receiver
+) -> None:
+    """A month after they were sent, items leave the table with the hourly retention; an item
+    still pending (its destination away) stays however old it is."""
+    clock = Clock()
+    svc = service(store, clock)
+    user = editor(svc)
+    svc.create_blog(user, slug=SLUG, title="Storm desk")
+    asyncio.run(rounds(relay(svc, receiver), n=1))  # the blog's purge: sent
+    svc.add_webhook(user, SLUG, "http://127.0.0.1:9/hook", ["entry-published"], None)
+    svc.create_entry(user, SLUG, body="Power cut in the east")  # its purge and delivery wait
+    clock.advance(31 * 24 * 3600)
+    assert run_retention(svc, "node-a")
+    with store.read() as tx:
+        left = tx.outbox_items(1, 100)
+    assert {(i.kind.value, i.state.value) for i in left} == {
+        ("purge", "pending"),
+        ("webhook", "pending"),
+    }

@@ -93,6 +93,16 @@ class OutboxQueries:
             )
         )
 
+    def purge_outbox(self, settled_before: datetime) -> int:
+        """Forget items sent or failed before then (the desk's log shows the last 50 anyway);
+        pending ones stay, however old."""
+        result = self.conn.execute(
+            delete(outbox).where(
+                outbox.c.state != OutboxState.PENDING.value, outbox.c.created_at < settled_before
+            )
+        )
+        return int(result.rowcount)
+
     def claim_lease(self, name: str, node: str, now: datetime, until: datetime) -> bool:
         """Hold (or renew) the named lease until `until`: won if it lapsed or is ours already.
         The conditional update lets exactly one of the racing nodes win a lapsed lease."""

@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 DUE_BATCH = 50
 RETENTION_EVERY = timedelta(hours=1)
 REVOKED_TOKENS_KEPT = timedelta(days=30)
+"""Revoked API tokens stay this long (an audit trail of what was revoked), then go."""
 PRESENCE_KEPT = timedelta(hours=1)
 """Desk pages not heard from for this long are forgotten (presence shows only the last 30 s)."""
-"""Revoked API tokens stay this long (an audit trail of what was revoked), then go."""
+OUTBOX_KEPT = timedelta(days=30)
+"""Sent and failed purges and webhook deliveries are kept this long (the delivery log)."""
 
 
 def node_name() -> str:
@@ -105,13 +107,15 @@ def run_retention(svc: Liveblog, node: str) -> bool:
         purged = tx.purge_revoked_tokens(now - REVOKED_TOKENS_KEPT)
         ended, counters = sessions.purge(tx, now)
         desks = tx.purge_presence(now - PRESENCE_KEPT)
+        sent = tx.purge_outbox(now - OUTBOX_KEPT)
     log.info(
         "retention: purged %d revoked API tokens, %d ended sessions, %d login counters, "
-        "%d closed desk pages",
+        "%d closed desk pages, %d settled outbox items",
         purged,
         ended,
         counters,
         desks,
+        sent,
     )
     return True
 
