@@ -22,6 +22,7 @@ SLUG = "kherson-bridge"
 TEXT = "The Antonivskyi bridge is closed to all traffic"
 CACHED_PATHS = [
     f"/blogs/{SLUG}",
+    f"/blogs/{SLUG}?utm_source=share",  # a shared link: the same copy, so the same purge
     f"/blogs/{SLUG}/lite",
     f"/blogs/{SLUG}/embed",
     f"/blogs/{SLUG}/feed.atom",

@@ -71,6 +71,13 @@ async def rounds(*relays: Relay, n: int = 3) -> None:
                     await r.send_due(client)
 
 
+def hourly_rounds(r: Relay, clock: Clock, n: int) -> None:
+    """`n` rounds an hour apart: past any backoff, so each is one more attempt."""
+    for _ in range(n):
+        asyncio.run(rounds(r, n=1))
+        clock.advance(3600)
+
+
 def pending(store: SqlStore) -> list[OutboxItem]:
     with store.read() as tx:
         return tx.pending_outbox(1000)
@@ -164,10 +171,7 @@ def test_an_item_is_given_up_after_its_last_attempt(store: SqlStore, receiver: R
     user = editor(svc)
     svc.create_blog(user, slug=SLUG, title="Storm desk")
     receiver.status = 500
-    r = relay(svc, receiver)
-    for _ in range(MAX_ATTEMPTS):
-        asyncio.run(rounds(r, n=1))
-        clock.advance(3600)
+    hourly_rounds(relay(svc, receiver), clock, MAX_ATTEMPTS)
     assert pending(store) == []
     with store.read() as tx:
         [item] = tx.outbox_items(1, 10)
@@ -285,3 +289,81 @@ def test_retention_forgets_settled_items_but_never_pending_ones(
         ("purge", "pending"),
         ("webhook", "pending"),
     }
+
+
+def test_lanes_waiting_for_retries_never_hold_up_another_blogs_purge(
+    store: SqlStore, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More failing lanes than a round reads, all waiting for their retries, are not read at
+    all: another blog's retraction purge goes out in the next round, and a round that sends
+    nothing says so (the loop sleeps instead of spinning)."""
+    monkeypatch.setattr("liveblog.outbound.relay.LANES_PER_ROUND", 2)
+    clock = Clock()
+    svc = service(store, clock, ())
+    user = editor(svc)
+    svc.create_blog(user, slug=SLUG, title="Storm desk")
+    for n in range(3):
+        svc.add_webhook(user, SLUG, f"{receiver.url}/down/{n}", ["entry-published"], None)
+    svc.create_entry(user, SLUG, body="Gale warning")
+    r = relay(svc, receiver)
+    receiver.status = 503
+    asyncio.run(rounds(r, n=2))  # every lane has failed once and waits for its retry
+    assert len(receiver.received()) == 3
+    svc.door.reach.purge_targets = ("edge",)
+    svc.create_blog(user, slug="other-desk", title="Other desk")
+    receiver.status = 200
+
+    async def one() -> bool:
+        async with httpx.AsyncClient() as client:
+            assert await r._hold_lease()
+            return await r.send_due(client)
+
+    assert asyncio.run(one()) is True
+    assert any(req.method == "PURGE" for req in receiver.received())
+    assert asyncio.run(one()) is False
+
+
+def test_an_unsendable_item_is_failed_with_its_reason_and_others_go_once(
+    store: SqlStore, receiver: Receiver
+) -> None:
+    """A webhook whose stored URL cannot even be parsed for sending (written before a check
+    existed) gets an attempt and an error in the log; the blog's other webhook gets its
+    delivery exactly once, however many rounds run."""
+    from liveblog.domain.events import EventType as E
+    from liveblog.domain.outbox import Webhook
+
+    clock = Clock()
+    svc = service(store, clock, ())
+    user = editor(svc)
+    blog = svc.create_blog(user, slug=SLUG, title="Storm desk")
+    with store.write() as tx:
+        tx.insert_webhook(
+            Webhook(blog.id, "http://1.1.1.1/\x7f", (E.ENTRY_PUBLISHED,), "s" * 20, clock.now)
+        )
+    svc.add_webhook(user, SLUG, receiver.url + "/ok", ["entry-published"], None)
+    svc.create_entry(user, SLUG, body="Gale warning")
+    asyncio.run(rounds(relay(svc, receiver), n=3))
+    assert [req.path for req in receiver.received()] == ["/ok"]
+    [bad] = [i for i in pending(store)]
+    assert bad.attempts == 1 and "control characters" in bad.last_error
+
+
+def test_a_fresh_purge_merged_with_an_old_one_keeps_its_own_attempts(
+    store: SqlStore, receiver: Receiver
+) -> None:
+    """When the lane's head is given up after its last attempt, a purge merged into that
+    same send is marked by its own count: one failure, still pending."""
+    clock = Clock()
+    svc = service(store, clock)
+    user = editor(svc)
+    svc.create_blog(user, slug=SLUG, title="Storm desk")
+    receiver.status = 500
+    r = relay(svc, receiver)
+    hourly_rounds(r, clock, MAX_ATTEMPTS - 1)
+    svc.create_entry(user, SLUG, body="A new entry during the outage")
+    asyncio.run(rounds(r, n=1))
+    with store.read() as tx:
+        items = {i.event_type: i for i in tx.outbox_items(1, 10)}
+    assert items[""].state is OutboxState.FAILED
+    fresh = items["entry-published"]
+    assert fresh.state is OutboxState.PENDING and fresh.attempts == 1

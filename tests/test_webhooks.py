@@ -78,6 +78,11 @@ def test_who_may_manage_webhooks_and_what_they_may_point_at(
         "http://[::1]/hook": "loopback",
         "http://169.254.169.254/latest/meta-data": "link-local",
         "http://10.1.2.3/hook": "private",
+        "http://100.100.100.200/latest/meta-data": "not a public address",
+        "http://[fec0::1]/hook": "not a public address",
+        "http://[::ffff:127.0.0.1]/hook": "loopback",
+        "http://1.1.1.1/\x7f": "non-printable",
+        "http://bücher.example/hook": "ASCII",
         "http://localhost/hook": "loopback",
         "https://user:pw@example.com/hook": "user name",
         "ftp://example.com/hook": "http",
@@ -88,6 +93,9 @@ def test_who_may_manage_webhooks_and_what_they_may_point_at(
         assert reason in response.json()["error"], (url, response.json())
     unknown = editor.post(path, json={"url": hook["url"], "events": ["entry-drafted"]})
     assert unknown.status_code == 422 and "entry-drafted" in unknown.json()["error"]
+    for weak in (" " * 16, "a" * 20):
+        hook = {"url": "http://93.184.215.14/hook", "events": EVENTS, "secret": weak}
+        assert editor.post(path, json=hook).status_code == 422, repr(weak)
     # example.com is not resolvable here (no network): even a public name must resolve.
     created = editor.post(path, json={"url": "http://93.184.215.14/hook", "events": EVENTS})
     assert created.status_code == 201, created.text

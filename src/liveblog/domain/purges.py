@@ -47,7 +47,7 @@ def purge_paths(
         paths += [f"{blog}/entries/{entry_id}", f"{api}/entries/{entry_id}"]
     first = max(0, before_seq - EVENTS_WINDOW + 1)
     paths += [f"{api}/events?after={n}" for n in range(first, before_seq + 1)]
-    paths += [f"{blog}?*", f"{api}/entries?*", f"{api}/events?*"]
+    paths += [f"{blog}?*", f"{blog}/lite?*", f"{api}/entries?*", f"{api}/events?*"]
     paths += SITE_PATHS
     for url in urls:
         if site_base and url.startswith(site_base + "/"):

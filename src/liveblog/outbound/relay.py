@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 LEASE = "outbox-relay"
 LEASE_SECONDS = 10.0
-BATCH = 500
+LANES_PER_ROUND = 200
+"""Lanes read per round, and items per lane (a lane's purges are merged into one send)."""
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PARALLEL_PURGES = 8
 USER_AGENT = "Liveblog-Relay/1"
@@ -75,7 +76,7 @@ class Relay:
         self.clock = clock or (lambda: svc.clock())
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lease_until = 0.0
+        self._leading = False
 
     def wake(self) -> None:
         """Called by the door after a commit that wrote items (from any thread)."""
@@ -85,24 +86,38 @@ class Relay:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
-            while True:
-                try:
-                    if await self._hold_lease():
-                        while await self.send_due(client):
-                            pass  # more were waiting behind a full batch
-                except Exception:
-                    # The database may be away for a moment; nothing is lost: items stay
-                    # pending until marked sent.
-                    log.exception("the outbox relay failed a round; retrying")
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        renewer = asyncio.create_task(self._keep_lease())
+        try:
+            async with httpx.AsyncClient(
+                timeout=TIMEOUT, follow_redirects=False, trust_env=False
+            ) as client:
+                while True:
+                    try:
+                        while self._leading and await self.send_due(client):
+                            pass  # something was sent: look again before sleeping
+                    except Exception:
+                        # The database may be away for a moment; nothing is lost: items stay
+                        # pending until marked sent.
+                        log.exception("the outbox relay failed a round; retrying")
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        finally:
+            renewer.cancel()
+
+    async def _keep_lease(self) -> None:
+        """Claim or renew the lease every third of its length, rounds in progress or not, so a
+        long round never outlives it; a lost lease stops this node sending at its next item."""
+        while True:
+            try:
+                await self._hold_lease()
+            except Exception:
+                self._leading = False
+                log.exception("the outbox relay could not renew its lease")
+            await asyncio.sleep(LEASE_SECONDS / 3)
 
     async def _hold_lease(self) -> bool:
-        now = time.monotonic()
-        if now < self._lease_until - LEASE_SECONDS / 2:
-            return True  # renewed recently enough
+        """Claim the lease (or renew it) now; whether this node leads."""
         wall = self.clock()
         until = wall + timedelta(seconds=LEASE_SECONDS)
 
@@ -110,66 +125,95 @@ class Relay:
             with self.svc.store.write() as tx:
                 return tx.claim_lease(LEASE, self.node, wall, until)
 
-        held = await asyncio.to_thread(claim)
-        self._lease_until = now + LEASE_SECONDS if held else 0.0
-        return held
+        was = self._leading
+        self._leading = await asyncio.to_thread(claim)
+        if self._leading and not was:
+            self._wake_soon()
+        return self._leading
+
+    def _wake_soon(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._wake.set()
 
     async def send_due(self, client: httpx.AsyncClient) -> bool:
-        """One round over every lane; True if a full batch was read (there may be more)."""
+        """One round over every lane whose head is due; True if anything was sent (there may
+        be more behind it)."""
+        now = self.clock()
 
-        def pending() -> list[OutboxItem]:
+        def due() -> list[list[OutboxItem]]:
             with self.svc.store.read() as tx:
-                return tx.pending_outbox(BATCH)
+                return tx.due_lanes(now, LANES_PER_ROUND)
 
-        items = await asyncio.to_thread(pending)
-        lanes: dict[str, list[OutboxItem]] = {}
-        for item in items:
-            lanes.setdefault(item.lane, []).append(item)
-        await asyncio.gather(*(self._drain(client, lane) for lane in lanes.values()))
-        return len(items) == BATCH
+        lanes = await asyncio.to_thread(due)
+        # Each lane on its own: one lane's failure (whatever it is) never stops the others,
+        # and no lane's task outlives the round.
+        results = await asyncio.gather(
+            *(self._drain(client, lane) for lane in lanes), return_exceptions=True
+        )
+        for lane, result in zip(lanes, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("outbox lane %s failed a round", lane[0].lane, exc_info=result)
+        return any(r is True for r in results)
 
-    async def _drain(self, client: httpx.AsyncClient, lane: list[OutboxItem]) -> None:
+    async def _drain(self, client: httpx.AsyncClient, lane: list[OutboxItem]) -> bool:
+        """Send the lane's items in order until one fails; True if any was sent."""
+        sent = False
         i = 0
-        while i < len(lane):
+        while i < len(lane) and self._leading:
             head = lane[i]
             if head.next_attempt_at > self.clock():
-                return  # waiting for its retry; everything behind it waits too
-            batch = [head]
-            if head.kind is OutboxKind.PURGE:
-                batch = lane[i:]
+                break  # waiting for its retry; everything behind it waits too
+            batch = lane[i:] if head.kind is OutboxKind.PURGE else [head]
             try:
-                await self._send(client, batch)
+                try:
+                    await self._send(client, batch)
+                except SendFailed:
+                    raise
+                except Exception as exc:  # a bug or an odd URL must not wedge the lane
+                    log.exception("outbox item %d could not be sent", head.id)
+                    raise SendFailed(f"{type(exc).__name__}: {exc}") from None
             except SendFailed as failure:
                 OUTBOX_FAILURES.labels(kind=head.kind.value).inc()
-                given_up = await asyncio.to_thread(self._failed, batch, str(failure))
-                if not given_up:
-                    return
+                if not await asyncio.to_thread(self._failed, batch, str(failure)):
+                    break
             else:
                 await asyncio.to_thread(self._sent, batch)
                 OUTBOX_SENT.labels(kind=head.kind.value).inc(len(batch))
+                sent = True
             i += len(batch)
+        return sent
 
     def _sent(self, batch: list[OutboxItem]) -> None:
         with self.svc.store.write() as tx:
             tx.mark_outbox_sent([i.id for i in batch], self.clock())
 
     def _failed(self, batch: list[OutboxItem], error: str) -> bool:
-        attempts = batch[0].attempts + 1
-        give_up = attempts >= MAX_ATTEMPTS
+        """Record one failed attempt of each item (merged purges are counted each by their
+        own attempts, so a fresh one is never given up with an old one); True if the lane may
+        go on (its head was given up)."""
+        now = self.clock()
+        head = batch[0]
         with self.svc.store.write() as tx:
-            tx.mark_outbox_failed(
-                [i.id for i in batch], error, self.clock() + retry_delay(attempts), give_up
-            )
+            for item in batch:
+                attempts = item.attempts + 1
+                tx.mark_outbox_failed(
+                    [item.id], error, now + retry_delay(attempts), attempts >= MAX_ATTEMPTS
+                )
+            given_up = head.attempts + 1 >= MAX_ATTEMPTS
+            if given_up and head.kind is OutboxKind.WEBHOOK:
+                # A receiver away for hours: what queued behind it is failed now rather than
+                # given its own hours each, one after another.
+                tx.fail_lane(head.lane, f"an earlier delivery to this webhook failed: {error}")
         log.warning(
             "outbox item %d (%s to %s) failed (attempt %d%s): %s",
-            batch[0].id,
-            batch[0].kind.value,
-            batch[0].target,
-            attempts,
-            ", given up" if give_up else "",
+            head.id,
+            head.kind.value,
+            head.target,
+            head.attempts + 1,
+            ", given up" if given_up else "",
             error,
         )
-        return give_up
+        return given_up and head.kind is OutboxKind.PURGE
 
     async def _send(self, client: httpx.AsyncClient, batch: list[OutboxItem]) -> None:
         head = batch[0]
@@ -231,7 +275,10 @@ class Relay:
         }
         # Connect to an address just vetted, not a fresh lookup that could answer otherwise;
         # the name still goes in Host and in TLS (SNI and the certificate check).
-        pinned = httpx.URL(url)
+        try:
+            pinned = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise SendFailed(f"the webhook's URL cannot be used: {exc}") from None
         headers["host"] = pinned.netloc.decode("ascii")
         extensions = {"sni_hostname": host} if scheme == "https" else {}
         response, error = None, f"{host} has no address"
@@ -244,7 +291,7 @@ class Relay:
                     extensions=extensions,
                 )
                 break
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error = f"{type(exc).__name__} {exc}".strip()  # try the next address
             except httpx.HTTPError as exc:
                 raise SendFailed(f"{type(exc).__name__} {exc}".strip()) from None
@@ -262,7 +309,9 @@ class Relay:
             hook = tx.webhook(int(item.target))
             blog = tx.blog_by_id(item.blog_id)
             found = tx.events_after(item.blog_id, item.seq - 1, 1)
-        if hook is None or blog is None or not found or found[0].seq != item.seq:
+        if hook is None or hook.blog_id != item.blog_id or blog is None:
+            return None
+        if not found or found[0].seq != item.seq:
             return None
         e = found[0]
         body = (

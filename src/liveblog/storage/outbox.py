@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from liveblog.domain.events import EventType
@@ -59,6 +59,35 @@ class OutboxQueries:
         )
         return [_item(r) for r in rows]
 
+    def due_lanes(self, now: datetime, limit: int) -> list[list[OutboxItem]]:
+        """Lanes whose oldest pending item is due, oldest head first: each lane's pending items
+        in id order (at most `limit` of them). A lane whose head waits for its retry is not
+        read at all, however many items wait behind it."""
+        pending = outbox.c.state == OutboxState.PENDING.value
+        heads = (
+            select(outbox.c.lane, func.min(outbox.c.id).label("head"))
+            .where(pending)
+            .group_by(outbox.c.lane)
+            .subquery()
+        )
+        due = self.conn.execute(
+            select(heads.c.lane)
+            .join(outbox, outbox.c.id == heads.c.head)
+            .where(outbox.c.next_attempt_at <= now)
+            .order_by(heads.c.head)
+            .limit(limit)
+        ).scalars()
+        lanes = []
+        for name in list(due):
+            rows = self.conn.execute(
+                select(outbox)
+                .where(pending, outbox.c.lane == name)
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            lanes.append([_item(r) for r in rows])
+        return lanes
+
     def outbox_items(self, blog_id: int, limit: int, seq: int | None = None) -> list[OutboxItem]:
         """A blog's items newest first (the desk's delivery log), or those of one change."""
         query = select(outbox).where(outbox.c.blog_id == blog_id)
@@ -92,6 +121,15 @@ class OutboxQueries:
                 state=state.value,
             )
         )
+
+    def fail_lane(self, lane: str, error: str) -> int:
+        """Every pending item of the lane failed for good, with the reason."""
+        result = self.conn.execute(
+            update(outbox)
+            .where(outbox.c.lane == lane, outbox.c.state == OutboxState.PENDING.value)
+            .values(state=OutboxState.FAILED.value, last_error=error[:500])
+        )
+        return int(result.rowcount)
 
     def purge_outbox(self, settled_before: datetime) -> int:
         """Forget items sent or failed before then (the desk's log shows the last 50 anyway);

@@ -272,6 +272,10 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_pending", "state", "id"),
     Index("ix_outbox_blog", "blog_id", "id"),
+    Index("ix_outbox_lane", "lane", "state", "id"),
+    # Ids are never reused (SQLite would reuse the highest after a delete): an id names one
+    # delivery to its receivers (Liveblog-Delivery) and one webhook to its items.
+    sqlite_autoincrement=True,
 )
 
 # A blog's outgoing webhooks. The secret is kept as given: the relay signs each delivery with it.
@@ -285,4 +289,5 @@ webhooks = Table(
     Column("secret", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_webhooks_blog", "blog_id"),
+    sqlite_autoincrement=True,
 )

@@ -130,8 +130,6 @@ class Door:
             unit._flush_audit()
             queued = self.reach.enqueue(unit)
         # Reached only once the transaction committed.
-        if queued:
-            self.reach.wake()
         for action in unit._after:
             try:
                 action()
@@ -140,6 +138,10 @@ class Door:
                 # of it. What failed (an object store away) is logged for the operator.
                 log.exception("an after-commit action failed")
         self._announce(unit.events)
+        if queued:
+            # After the hub heard of the change: a purge that refetches a page from this node
+            # must find the new one, not the page cached in memory at the old seq.
+            self.reach.wake()
 
     def _announce(self, events: list[Event]) -> None:
         """Hand committed events to the hub, a blog at a time (the hub returns at once)."""

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from liveblog.domain.events import Event, EventType
@@ -39,6 +40,10 @@ class Reach:
 
     purge_targets: tuple[str, ...] = ()
     site_base: str = ""
+    settle: timedelta = timedelta(0)
+    """How long a purge waits before its first attempt: with several nodes, long enough for
+    every node to have heard of the change (a refetch answered by a node that had not would
+    store its old page in the cache again)."""
     _wakers: list[Callable[[], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,7 +87,7 @@ class Reach:
                             target=name,
                             payload=payload,
                             created_at=unit.now,
-                            next_attempt_at=unit.now,
+                            next_attempt_at=unit.now + self.settle,
                         )
                     )
             items += _deliveries(unit, blog_id, events)

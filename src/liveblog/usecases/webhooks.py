@@ -51,8 +51,11 @@ def split_target(url: str) -> tuple[str, str, int]:
         raise InvalidInput("url", "must be an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("url", "must not contain a user name or password")
-    if any(c.isspace() or ord(c) < 32 for c in url):
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise InvalidInput("url", "must not contain spaces or control characters")
+    if not url.isascii():
+        # Names are compared and sent in one spelling only: the ASCII one (xn--…).
+        raise InvalidInput("url", "must be ASCII: write an international name as xn--…")
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -68,6 +71,13 @@ def refusal(address: IpAddress) -> str | None:
         return "a private or reserved address"
     if address.is_multicast:
         return "a multicast address"
+    if not address.is_global or (
+        isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    ):
+        # Carrier-grade NAT (100.64/10: some clouds' metadata services, pod networks), site-
+        # local IPv6 (fec0::/10, deprecated but still routed inside some networks, and which
+        # Python counts as global) and whatever else is not reachable from the internet.
+        return "not a public address"
     return None
 
 
@@ -137,9 +147,16 @@ class Webhooks(Core):
         kinds = _event_types(events)
         if secret is None:
             secret = secrets.token_urlsafe(32)
-        elif not MIN_SECRET <= len(secret) <= MAX_SECRET or not secret.isprintable():
+        elif (
+            not MIN_SECRET <= len(secret) <= MAX_SECRET
+            or not secret.isprintable()
+            or any(c.isspace() for c in secret)
+            or len(set(secret)) < 8
+        ):
             raise InvalidInput(
-                "secret", f"must be {MIN_SECRET} to {MAX_SECRET} printable characters"
+                "secret",
+                f"must be {MIN_SECRET} to {MAX_SECRET} printable characters without spaces, "
+                "and not one character repeated (leave it out to have one made)",
             )
         vet_target(url, self.allow_private_targets)
         with self.door.write() as unit:

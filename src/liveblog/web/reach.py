@@ -4,6 +4,8 @@ so a change made from either is purged and delivered (by whichever node holds th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from liveblog.outbound.relay import Relay
 from liveblog.outbound.targets import PurgeTarget, TargetError, parse_targets
 from liveblog.service import Liveblog
@@ -19,8 +21,15 @@ def purge_targets(settings: Settings) -> list[PurgeTarget]:
         raise SettingError(f"LIVEBLOG_PURGE_TARGETS: {exc}") from None
 
 
+CLUSTER_SETTLE = timedelta(seconds=1)
+"""On PostgreSQL (several nodes, or workers) a purge waits this long: a node hears of another's
+commit within milliseconds, and confirms its in-memory page within a second at most."""
+
+
 def reach_from_settings(settings: Settings, site_base: str) -> Reach:
-    return Reach(tuple(t.name for t in purge_targets(settings)), site_base)
+    shared = settings.database_url.startswith("postgresql")
+    settle = CLUSTER_SETTLE if shared else timedelta(0)
+    return Reach(tuple(t.name for t in purge_targets(settings)), site_base, settle)
 
 
 def relay_for(svc: Liveblog, settings: Settings, site_base: str) -> Relay:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 from starlette.responses import JSONResponse, Response
 
+from liveblog.domain.errors import InvalidInput
 from liveblog.domain.outbox import Webhook
 from liveblog.service import Liveblog
 from liveblog.usecases.webhooks import MAX_URL, retraction_reach
@@ -52,6 +54,10 @@ def list_webhooks(slug: str, user: Editor, svc: Svc) -> JSONResponse:
 
 @router.post("/blogs/{slug}/webhooks", status_code=201, summary="Add a webhook (editors)")
 def add_webhook(slug: str, payload: WebhookIn, user: Editor, svc: Svc) -> JSONResponse:
+    try:
+        httpx.URL(payload.url)  # the relay's client must be able to send to it
+    except httpx.InvalidURL as exc:
+        raise InvalidInput("url", f"cannot be used: {exc}") from None
     hook = svc.add_webhook(user, slug, payload.url, payload.events, payload.secret)
     return JSONResponse(_hook(hook, secret=True), status_code=201, headers=PRIVATE)
 

@@ -33,9 +33,11 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text, nullable=False, server_default=""),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_outbox_pending", "outbox", ["state", "id"])
     op.create_index("ix_outbox_blog", "outbox", ["blog_id", "id"])
+    op.create_index("ix_outbox_lane", "outbox", ["lane", "state", "id"])
     op.create_table(
         "webhooks",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -44,6 +46,7 @@ def upgrade() -> None:
         sa.Column("events", sa.Text, nullable=False),
         sa.Column("secret", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_webhooks_blog", "webhooks", ["blog_id"])
     jobs = sa.table("jobs", sa.column("name", sa.String), sa.column("next_run_at", sa.DateTime))
