@@ -106,8 +106,12 @@ def test_reader_whose_socket_never_drains_is_cut_off_after_the_stall_time(
             http.post("/api/blogs", json={"slug": SLUG, "title": "Storm"})
             stalled = raw_reader(server.url)
             time.sleep(0.2)
-            body = "word " * 4_000  # well under the 256 KiB limit in total
-            for _ in range(3):
+            # Six frames of about 40 KB: more than the kernel (about 72 KB towards a 4 KiB
+            # window) and the ASGI path's transport buffer (64 KiB) hold together, so a send
+            # must wait — yet under the 256 KiB limit in total, so only the stall can cut it
+            # off. (Three frames fitted in those buffers whenever the kernel grew its share.)
+            body = "word " * 4_000
+            for _ in range(6):
                 http.post(f"/api/blogs/{SLUG}/entries", json={"body": body})
             deadline = time.monotonic() + 5
             while server.app.state.hub.reader_count() and time.monotonic() < deadline:
