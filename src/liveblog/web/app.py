@@ -49,6 +49,7 @@ from liveblog.web import (
     webhooks,
 )
 from liveblog.web import site as site_routes
+from liveblog.web.compression import Compression
 from liveblog.web.cors import PublicReads
 from liveblog.web.edge import EDGE_KEY, CountedStreams, Edge, Limits
 from liveblog.web.head import HeadAsGet
@@ -212,6 +213,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         streamed=(upload_path, settings.media_max_bytes + UPLOAD_OVERHEAD),
     )
     app.add_middleware(SecurityHeaders)
+    # Outside SecurityHeaders: it must see the final Cache-Control (never compress no-store).
+    app.add_middleware(Compression)
     app.add_middleware(PublicReads)
     app.add_middleware(HeadAsGet)
     # Outermost: everything inside sees the client address and scheme it established.

@@ -20,6 +20,7 @@ from uvicorn.protocols.utils import get_client_addr
 
 from liveblog.broadcast.memory import InProcessHub
 from liveblog.service import Liveblog
+from liveblog.web.compression import choose
 from liveblog.web.edge import Edge, Refused, Released, edge_of
 from liveblog.web.guard import GuardedProtocol
 from liveblog.web.http import etag_matches
@@ -136,13 +137,16 @@ def page_answer(
     if confirm:
         hub.spawn(_confirm(hub, app_state[SERVICE_KEY], page, slug))
     pages.served_from_memory += 1
-    validator = b""
+    validator = accept = b""
     for name, value in headers:
         if name == b"if-none-match":
             validator = value
+        elif name == b"accept-encoding":
+            accept = value
     if validator and etag_matches(validator.decode("latin-1"), page.etag):
         return 304, (page.not_modified.encode(defaults, close=not keep_alive),)
-    return 200, (page.head.encode(defaults, close=not keep_alive), page.body)
+    head, body = page.answer(choose(accept.decode("latin-1")) if accept else None)
+    return 200, (head.encode(defaults, close=not keep_alive), body)
 
 
 def lean_stream(

@@ -62,6 +62,8 @@ STREAM_HEADERS: list[Header] = [
     (b"x-accel-buffering", b"no"),  # nginx: pass frames through as they come
 ]
 JSON = (b"content-type", b"application/json")
+VARY: Header = (b"vary", b"Accept-Encoding")
+"""On every compressible response, compressed or not (web/compression.py)."""
 CLOSE = (b"connection", b"close")
 
 
@@ -126,5 +128,5 @@ def json_error(
     status: int, body: bytes, defaults: Sequence[Header], extra: Iterable[Header] = ()
 ) -> bytes:
     """A whole JSON error response that closes the connection, for writers outside ASGI."""
-    own = [JSON, (b"content-length", b"%d" % len(body)), *extra, CLOSE]
+    own = [JSON, (b"content-length", b"%d" % len(body)), *extra, VARY, CLOSE]
     return head(status, own).encode(defaults) + body

@@ -14,51 +14,79 @@ from dataclasses import dataclass
 from threading import Lock
 
 from liveblog.web.caching import public_cache_control
-from liveblog.web.headers import Head, head
+from liveblog.web.compression import encode
+from liveblog.web.headers import VARY, Head, head
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A page's bytes as rendered, and compressed once in each coding a client may ask for."""
+
+    body: bytes
+    br: bytes
+    gzip: bytes
+
+    def variant(self, coding: str | None) -> bytes:
+        return self.br if coding == "br" else self.gzip if coding == "gzip" else self.body
+
+
+def rendered(body: bytes) -> Rendered:
+    """Compress a freshly rendered page (in the rendering thread, once per seq)."""
+    return Rendered(body, encode(body, "br"), encode(body, "gzip"))
 
 
 @dataclass(slots=True)
 class NewestPage:
-    """A blog's newest page as ready-to-send bytes (the heads lack only uvicorn's `date` and
-    `server` lines, which the writer adds: see web/headers.py)."""
+    """A blog's newest page as ready-to-send bytes, a head and body per coding (the heads lack
+    only uvicorn's `date` and `server` lines, which the writer adds: see web/headers.py)."""
 
     seq: int
     etag: str
-    head: Head
-    body: bytes
+    heads: dict[str | None, Head]
+    page: Rendered
     not_modified: Head
     checked_at: float
     confirming: bool = False
 
+    def answer(self, coding: str | None) -> tuple[Head, bytes]:
+        return self.heads[coding], self.page.variant(coding)
 
-def newest_page(seq: int, etag: str, body: bytes, checked_at: float) -> NewestPage:
-    # The headers the ASGI view sends (web/reader.py), in its order.
+
+def newest_page(seq: int, etag: str, page: Rendered, checked_at: float) -> NewestPage:
+    # The headers the ASGI view sends (web/reader.py, web/compression.py).
     validators = [(b"etag", etag.encode()), (b"cache-control", public_cache_control().encode())]
-    full = [
-        (b"content-length", b"%d" % len(body)),
-        (b"content-type", b"text/html; charset=utf-8"),
-        *validators,
-    ]
-    return NewestPage(seq, etag, head(200, full), body, head(304, validators), checked_at)
+    heads: dict[str | None, Head] = {}
+    for coding in (None, "br", "gzip"):
+        body = page.variant(coding)
+        full = [
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", b"text/html; charset=utf-8"),
+            *validators,
+            VARY,
+        ]
+        if coding is not None:
+            full.append((b"content-encoding", coding.encode()))
+        heads[coding] = head(200, full)
+    return NewestPage(seq, etag, heads, page, head(304, [*validators, VARY]), checked_at)
 
 
 class PageCache:
     def __init__(self, capacity: int = 256, max_age: float = 1.0) -> None:
         self.capacity = capacity
         self.max_age = max_age
-        self._items: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._items: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
         self._lock = Lock()  # the ASGI views render in a thread pool
         self.newest: dict[str, NewestPage] = {}
         self.served_from_memory = 0  # answered by the server protocol without ASGI
 
-    def get(self, key: tuple[object, ...]) -> bytes | None:
+    def get(self, key: tuple[object, ...]) -> Rendered | None:
         with self._lock:
             body = self._items.get(key)
             if body is not None:
                 self._items.move_to_end(key)
             return body
 
-    def put(self, key: tuple[object, ...], body: bytes) -> None:
+    def put(self, key: tuple[object, ...], body: Rendered) -> None:
         with self._lock:
             self._items[key] = body
             self._items.move_to_end(key)

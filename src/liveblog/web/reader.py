@@ -19,8 +19,9 @@ from liveblog.render.structured import blog_page_meta, entry_page_meta, head_tag
 from liveblog.service import Liveblog
 from liveblog.web.auth import use_service
 from liveblog.web.caching import public_headers
+from liveblog.web.compression import choose
 from liveblog.web.http import not_modified, seq_etag
-from liveblog.web.pagecache import PageCache, newest_page
+from liveblog.web.pagecache import PageCache, Rendered, newest_page, rendered
 from liveblog.web.state import service, site
 from liveblog.web.templating import render
 
@@ -79,20 +80,30 @@ async def blog_page(
     etag = seq_etag(blog.id, blog.seq, variant)
     cached = cache.get((blog.id, blog.seq, before))
     if cached is None:
-        blog, body = await run_in_threadpool(_render_blog_page, svc, site(request), slug, cursor)
+        blog, page = await run_in_threadpool(_render_blog_page, svc, site(request), slug, cursor)
         etag = seq_etag(blog.id, blog.seq, variant)
-        cache.put((blog.id, blog.seq, before), body)
+        cache.put((blog.id, blog.seq, before), page)
     else:
-        body = cached
+        page = cached
     if before is None:
         now = asyncio.get_running_loop().time()
-        cache.newest[slug] = newest_page(blog.seq, etag, body, checked_at=now)
-    return not_modified(request, etag) or _html(request, body, etag)
+        cache.newest[slug] = newest_page(blog.seq, etag, page, checked_at=now)
+    return not_modified(request, etag) or _page(request, page, etag)
+
+
+def _page(request: Request, page: Rendered, etag: str) -> Response:
+    """The page in the coding the client accepts, compressed when it was rendered (the
+    compression middleware leaves an encoded response alone)."""
+    coding = choose(request.headers.get("accept-encoding", ""))
+    headers = {**public_headers(etag), "Vary": "Accept-Encoding"}
+    if coding is not None:
+        headers["Content-Encoding"] = coding
+    return HTMLResponse(page.variant(coding), headers=headers)
 
 
 def _render_blog_page(
     svc: Liveblog, on_site: Site, slug: str, cursor: tuple[datetime, int] | None
-) -> tuple[Blog, bytes]:
+) -> tuple[Blog, Rendered]:
     snap = svc.snapshot(slug, PAGE_SIZE, cursor)
     # From the Site and the snapshot alone (never the request): the page is cached and shared.
     before = encode_cursor(*cursor) if cursor else None
@@ -109,7 +120,7 @@ def _render_blog_page(
         oembed_url="/oembed?"
         + urlencode({"url": on_site.url(f"/blogs/{snap.blog.slug}"), "format": "json"}),
     ).encode()
-    return snap.blog, body
+    return snap.blog, rendered(body)
 
 
 @router.get("/blogs/{slug}/entries/{entry_id}", response_class=HTMLResponse)
