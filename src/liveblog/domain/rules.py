@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     RETRACT = "retract entries"
     VIEW_AUDIT = "view the audit log"
     UPLOAD_MEDIA = "upload pictures"
+    BACKDATE = "publish an entry with its original time"
     MANAGE_WEBHOOKS = "manage a blog's webhooks"
 
 

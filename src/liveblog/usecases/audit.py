@@ -38,9 +38,11 @@ def record_entry(
     content: bool = False,
     flags: Iterable[str] = (),
     rescheduled: bool = False,
+    backdated: bool = False,
 ) -> None:
     """The rows of a create (`status_before` None) or an edit of an entry; the entries its pin
-    displaced are read from the write's events."""
+    displaced are read from the write's events. A backdated publish notes the time it was
+    given (`published_at`), beside the time it was written (the record's own)."""
     if status_before is None:
         flags = [flag for flag in ("pinned", "key_event") if getattr(entry, flag)]
     unpinned = [
@@ -54,6 +56,10 @@ def record_entry(
         rescheduled=rescheduled,
         unpinned=unpinned,
     )
+    if backdated:
+        for action, detail in changes:
+            if action is AuditAction.ENTRY_PUBLISH:
+                detail["published_at"] = iso(entry.published_at)
     unit.record(by, changes, blog_id=entry.blog_id, entry_id=entry.id)
 
 

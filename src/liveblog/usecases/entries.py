@@ -161,8 +161,11 @@ class Entries(Core):
         key_event: bool = False,
         status: str = "published",
         publish_at: datetime | None = None,
+        published_at: datetime | None = None,
         media: list[PictureTexts | int] | None = None,
     ) -> Entry:
+        """A new entry; `published_at` (editors and admins) gives a published entry its
+        original time — an import, a report written up offline — in the past."""
         state = rules.entry_status(status)
         wanted = parse_items("media", media or [])
         require(user, Action.WRITE_DRAFT)
@@ -175,6 +178,11 @@ class Entries(Core):
             scheduled_at = rules.check_publish_at(publish_at, self.clock())
         elif publish_at is not None:
             raise InvalidInput("publish_at", rules.ONLY_SCHEDULED)
+        if published_at is not None:
+            if state is not EntryStatus.PUBLISHED:
+                raise InvalidInput("published_at", rules.ONLY_PUBLISHED)
+            require(user, Action.BACKDATE)
+            published_at = rules.check_published_at(published_at, self.clock())
         if pinned or key_event:
             require(user, Action.PIN)
         headline = clean_text("headline", headline, limit=MAX_HEADLINE)
@@ -203,7 +211,7 @@ class Entries(Core):
                     version=1,
                     created_at=now,
                     updated_at=now,
-                    published_at=now if published else None,
+                    published_at=(published_at or now) if published else None,
                     scheduled_at=scheduled_at,
                     media=refs,
                 )
@@ -211,7 +219,7 @@ class Entries(Core):
             if published:
                 publish_step(unit, self.library, blog, entry, new=True, pin=pinned)
             unit.tx.insert_revision(rules.revision(entry, user, now), user.id)
-            record_entry(unit, user, entry, status_before=None)
+            record_entry(unit, user, entry, status_before=None, backdated=published_at is not None)
         return entry
 
     @timed_write

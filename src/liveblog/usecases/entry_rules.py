@@ -38,6 +38,32 @@ MAX_SCHEDULE_AHEAD = timedelta(days=366)
 ONLY_SCHEDULED = 'only a scheduled entry has one; send "status": "scheduled" with it'
 
 
+ONLY_PUBLISHED = "only an entry published with this request may carry its original time"
+CLOCK_SKEW = timedelta(minutes=1)
+"""A given publishing time this far ahead of ours is taken as the writer's clock running fast."""
+
+
+def check_published_at(value: datetime, now: datetime) -> datetime:
+    """An entry's original publishing time (an import, a report written up offline): with its
+    zone, and not in the future — a backdated entry takes its place in the timeline; a future
+    one would sit on top of everything until then, which is what scheduling is for."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            "published_at", "must include a time zone offset, e.g. 2026-11-27T06:40:00+02:00"
+        )
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("published_at", "is not a time that can be stored") from None
+    if value > now + CLOCK_SKEW:
+        raise InvalidInput(
+            "published_at", 'is in the future; schedule the entry instead ("status": "scheduled")'
+        )
+    if value.year < 1990:
+        raise InvalidInput("published_at", "must be after 1990")
+    return min(value, now)
+
+
 def check_publish_at(value: datetime, now: datetime) -> datetime:
     """A schedule time must say its zone (a bare 14:00 is a time-zone mistake waiting to happen),
     lie in the future, and within a year."""

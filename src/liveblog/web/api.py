@@ -122,6 +122,11 @@ class EntryIn(Strict):
     publish_at: datetime | None = Field(
         None, description="with status 'scheduled': when it goes public (ISO 8601 with offset)"
     )
+    published_at: datetime | None = Field(
+        None,
+        description="editors and admins, with status 'published': the entry's original time "
+        "(an import, a report written up offline), in the past, ISO 8601 with offset",
+    )
     media: Pictures = Field(
         [], description="pictures shown after the body, in order: ids or {id, alt, caption, credit}"
     )
