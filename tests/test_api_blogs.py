@@ -296,3 +296,36 @@ def test_openapi_document_describes_the_api(http: httpx.Client) -> None:
     assert {"body", "media"} <= set(entry_schema["properties"])
     upload = paths["/api/blogs/{slug}/media"]["post"]["requestBody"]["content"]
     assert upload["multipart/form-data"]["schema"]["required"] == ["file", "alt"]
+
+
+def test_a_blogs_language_and_time_zone_can_be_changed(
+    http: httpx.Client, tokens: Tokens, blog: dict
+) -> None:
+    """An editor moves a blog to Ukrainian and Kyiv time: the JSON, the page's lang and its
+    server-rendered times follow at once (a new seq); an unknown language or zone is 422 with
+    the field named; a contributor gets 403; the audit log names the fields, not their values."""
+    slug = blog["slug"]
+    http.post(f"/api/blogs/{slug}/entries", json={"body": "Sirens"}, headers=auth(tokens.editor))
+    before = http.get(f"/api/blogs/{slug}").json()
+    changed = http.patch(
+        f"/api/blogs/{slug}",
+        json={"language": "uk", "timezone": "Europe/Kyiv"},
+        headers=auth(tokens.editor),
+    )
+    assert changed.status_code == 200, changed.text
+    after = http.get(f"/api/blogs/{slug}").json()
+    assert (after["language"], after["timezone"]) == ("uk", "Europe/Kyiv")
+    assert after["seq"] == before["seq"] + 1
+    page = http.get(f"/blogs/{slug}").text
+    assert '<html lang="uk"' in page
+    assert re.search(r"\d\d:\d\d EE[S]?T", page), "times are not shown in Kyiv's zone"
+    for field, value in (("language", "not a language!"), ("timezone", "Mars/Olympus")):
+        bad = http.patch(f"/api/blogs/{slug}", json={field: value}, headers=auth(tokens.editor))
+        assert bad.status_code == 422 and bad.json()["field"] == field, bad.text
+    refused = http.patch(
+        f"/api/blogs/{slug}", json={"timezone": "UTC"}, headers=auth(tokens.contributor)
+    )
+    assert refused.status_code == 403
+    records = http.get("/api/audit", params={"blog": slug}, headers=auth(tokens.editor)).json()
+    edits = [r["detail"] for r in records["records"] if r["action"] == "blog.edit"]
+    assert {"fields": ["language", "timezone"]} in edits

@@ -66,7 +66,8 @@ def record_entry(
 def blog_changes(before: dict[str, Any], blog: Blog) -> list[Change]:
     """What an update did to a blog, given its public JSON from before the update."""
     changes: list[Change] = []
-    fields = [name for name in ("title", "description") if before[name] != getattr(blog, name)]
+    names = ("title", "description", "language", "timezone")
+    fields = [name for name in names if before[name] != getattr(blog, name)]
     if (before["cover"] or {}).get("id") != (blog.cover.id if blog.cover else None):
         fields.append("cover")
     if fields:

@@ -84,7 +84,8 @@ class Blogs(Core):
 
     @timed_write
     def update_blog(self, user: User, slug: str, changes: dict[str, Any]) -> Blog:
-        """Apply title/description/key_points/status changes; one event if anything changed."""
+        """Apply title, description, key points, language, time zone, cover and status
+        changes; one event if anything changed."""
         require(user, Action.EDIT_BLOG)
         status = changes.get("status")
         if status is not None:
@@ -104,6 +105,12 @@ class Blogs(Core):
                 )
             if changes.get("key_points") is not None:
                 blog.key_points = check_key_points(changes["key_points"])
+            # Language and zone can be fixed later (a blog created with the defaults): pages,
+            # feeds and structured data follow at once; entries' times are instants, unchanged.
+            if changes.get("language") is not None:
+                blog.language = check_language(changes["language"])
+            if changes.get("timezone") is not None:
+                blog.timezone = check_timezone(changes["timezone"])
             old_cover = blog.cover
             if "cover" in changes:
                 same = old_cover is not None and old_cover.id == changes["cover"]

@@ -107,6 +107,8 @@ class BlogPatch(Strict):
     title: Text | None = None
     description: Text | None = None
     key_points: list[Text] | None = None
+    language: Text | None = Field(None, description="a BCP 47 tag such as uk or pt-BR")
+    timezone: Text | None = Field(None, description="an IANA zone such as Europe/Kyiv")
     status: Text | None = Field(None, description="'ended' ends the blog, 'live' reopens it")
     cover: MediaId | None = Field(None, description="share image: a media id; null removes it")
 
