@@ -142,7 +142,7 @@ def test_a_taken_slug_is_409_naming_the_slug_with_the_values_kept(
     [
         ({"timezone": "Mars/Olympus_Mons"}, "Time zone: unknown IANA time zone"),
         ({"title": "  "}, "Title: must not be empty."),
-        ({"slug": "Storm Eunice!"}, "Slug: use 1-80 lowercase letters"),
+        ({"slug": "Storm Eunice!"}, "Slug: use 1-80 lower-case letters"),
         ({"language": "english please"}, "Language: use a BCP 47 language tag"),
     ],
 )

@@ -215,6 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from functools import partial
 
+    from liveblog.domain.site import blog_path
     from liveblog.export import copy_feeds, export_blog, summary, watch
     from liveblog.web.app import media_library
     from liveblog.web.site import site_from_settings
@@ -230,7 +231,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         render,
         "mirror.html",
         mirror=True,
-        canonical=site.url(f"/blogs/{args.slug}"),
+        canonical=site.url(blog_path(args.slug)),
         site_name=site.name,
     )
     out = Path(args.out)

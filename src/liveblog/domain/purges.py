@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from liveblog.domain.site import api_path, blog_path
+
 EVENTS_WINDOW = 16
 """`events?after=N` is purged for the last N seqs before the change, where live readers poll."""
 
@@ -30,8 +32,8 @@ def purge_paths(
     renditions withdrawn (`urls` on the site's own `site_base`; renditions on another host,
     an object store's public URL, are that host's to purge and left out). `before_seq` is the
     blog's seq before the change."""
-    blog = f"/blogs/{slug}"
-    api = f"/api/blogs/{slug}"
+    blog = blog_path(slug)
+    api = api_path(slug)
     paths = [
         blog,
         f"{blog}/lite",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 import zoneinfo
 
 from liveblog.domain.errors import Forbidden, InvalidInput, TooLarge
 from liveblog.domain.models import Role, User
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
@@ -77,11 +77,39 @@ def clean_text(field: str, value: str, *, limit: int, required: bool = False) ->
     return value
 
 
+MAX_SLUG = 80
+
+
+def normal_slug(slug: str) -> str:
+    """The one spelling a slug is stored and looked up in (NFC: é is one character, whether
+    it was typed or pasted as e and a combining accent)."""
+    return unicodedata.normalize("NFC", slug)
+
+
+def valid_slug(slug: str) -> bool:
+    """Lower-case letters of any script (with their combining marks), digits and hyphens; not
+    starting or ending with a hyphen; at most 80 characters."""
+    if not 1 <= len(slug) <= MAX_SLUG or slug[0] == "-" or slug[-1] == "-":
+        return False
+    for n, ch in enumerate(slug):
+        kind = unicodedata.category(ch)
+        if ch == "-" or kind == "Nd":
+            continue
+        if kind[0] == "L" and ch == ch.lower() and kind != "Lt":
+            continue
+        if kind[0] == "M" and n > 0:
+            continue
+        return False
+    return True
+
+
 def check_slug(slug: str) -> str:
-    if not SLUG_RE.match(slug):
+    slug = normal_slug(slug)
+    if not valid_slug(slug):
         raise InvalidInput(
             "slug",
-            "use 1-80 lowercase letters, digits and hyphens, not starting or ending with '-'",
+            "use 1-80 lower-case letters (any script), digits and hyphens, not starting or "
+            "ending with '-'",
         )
     return slug
 

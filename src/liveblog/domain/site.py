@@ -5,6 +5,17 @@ never from a request's Host header (which a client chooses)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
+
+
+def blog_path(slug: str, rest: str = "") -> str:
+    """`/blogs/<slug><rest>` with the slug percent-encoded (a slug may be Cyrillic or Arabic):
+    every URL we emit names a blog this way."""
+    return f"/blogs/{quote(slug, safe='')}{rest}"
+
+
+def api_path(slug: str, rest: str = "") -> str:
+    return f"/api{blog_path(slug, rest)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed, rfc3339_date
 
 from liveblog.domain.media import MediaFile, MediaRef
 from liveblog.domain.models import Blog, Entry
-from liveblog.domain.site import Site
+from liveblog.domain.site import Site, blog_path
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 TITLE_WORDS = 12
@@ -81,8 +81,8 @@ def blog_feed(
     """A blog's published entries as given (newest first), as one feed. With `copy_at` (the
     address of a static copy, `liveblog export --copy-url`), the feed of that copy: its page,
     its entries' anchors, its own feed files; the entries' pictures must already be the copy's."""
-    page = site.url(f"/blogs/{blog.slug}")
-    feed_path = site.url(f"/blogs/{blog.slug}/feed")
+    page = site.url(blog_path(blog.slug))
+    feed_path = site.url(blog_path(blog.slug, "/feed"))
     link = partial(_permalink, site, blog)
     if copy_at is not None:
         page, feed_path = copy_at.rstrip("/") + "/", copy_at.rstrip("/") + "/feed"
@@ -124,7 +124,7 @@ def site_feed(site: Site, blogs: Sequence[Blog]) -> FeedDoc:
 
 
 def _permalink(site: Site, blog: Blog, entry: Entry) -> str:
-    return site.url(f"/blogs/{blog.slug}/entries/{entry.id}")
+    return site.url(blog_path(blog.slug, f"/entries/{entry.id}"))
 
 
 def _anchor(page: str, entry: Entry) -> str:
@@ -152,7 +152,7 @@ def _entry_item(site: Site, entry: Entry, link: str) -> FeedItem:
 
 
 def _blog_item(site: Site, blog: Blog) -> FeedItem:
-    page = site.url(f"/blogs/{blog.slug}")
+    page = site.url(blog_path(blog.slug))
     parts = [f"<p>{escape(blog.description or blog.title)}</p>"]
     if blog.key_points:
         points = "".join(f"<li>{escape(p)}</li>" for p in blog.key_points)

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from liveblog.domain.media import MediaFile, MediaRef
 from liveblog.domain.models import Blog, Entry, EntryStatus
-from liveblog.domain.site import Site
+from liveblog.domain.site import Site, blog_path
 from liveblog.render.jsonview import iso
 
 CONTEXT = "https://schema.org"
@@ -67,14 +67,14 @@ def absolute(site: Site, url: str) -> str:
 
 def blog_url(site: Site, blog: Blog, before: str | None = None) -> str:
     """The canonical URL of a blog page; an older page (?before=) is its own canonical page."""
-    path = f"/blogs/{quote(blog.slug)}"
+    path = blog_path(blog.slug)
     if before:
         path += f"?before={quote(before, safe='')}"
     return site.url(path)
 
 
 def entry_url(site: Site, blog: Blog, entry_id: int) -> str:
-    return site.url(f"/blogs/{quote(blog.slug)}/entries/{entry_id}")
+    return site.url(blog_path(blog.slug, f"/entries/{entry_id}"))
 
 
 def shareable_file(ref: MediaRef) -> MediaFile | None:

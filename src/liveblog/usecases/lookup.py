@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from liveblog.domain.errors import NotFound
 from liveblog.domain.models import Blog, Entry, EntryStatus
+from liveblog.domain.rules import normal_slug
 from liveblog.storage.base import BlogTx, EntryTx
 
 
 def blog_or_404(tx: BlogTx, slug: str, *, for_update: bool = False) -> Blog:
-    blog = tx.blog_by_slug(slug, for_update=for_update)
+    blog = tx.blog_by_slug(normal_slug(slug), for_update=for_update)
     if blog is None:
         raise NotFound(f"no live blog {slug!r}")
     return blog

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from liveblog.domain.errors import AlreadyExists, InvalidInput
 from liveblog.domain.models import Blog, Role
 from liveblog.domain.rules import Action, may
+from liveblog.domain.site import blog_path
 from liveblog.usecases.sessions import SignedIn
 from liveblog.web.errors import error_response
 from liveblog.web.login import DESK, NOT_STORED, login_first
@@ -116,7 +117,7 @@ def _create_blog(request: Request, form: dict[str, str]) -> Response:
         return _home(request, found, status_of(exc), values, _problem(exc.field, exc.message))
     except AlreadyExists as exc:  # the slug is the only unique field of a blog
         return _home(request, found, status_of(exc), values, _problem("slug", exc.message))
-    return RedirectResponse(f"/desk/blogs/{blog.slug}", status_code=303, headers=NOT_STORED)
+    return RedirectResponse(f"/desk{blog_path(blog.slug)}", status_code=303, headers=NOT_STORED)
 
 
 def _problem(field: str, message: str) -> Problem:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from html import escape
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from liveblog.domain.errors import InvalidInput, NotFound
+from liveblog.domain.site import blog_path
 from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
 from liveblog.web.reader import TEMPLATE_ENTRY
@@ -22,7 +23,7 @@ from liveblog.web.templating import render
 router = APIRouter(include_in_schema=False)
 EMBED_ENTRIES = 20
 DEFAULT_HEIGHT = 600
-_BLOG_PATH = re.compile(r"/blogs/([a-z0-9-]{1,80})(?:/entries/[0-9]{1,19}|/embed|/lite)?/?")
+_BLOG_PATH = re.compile(r"/blogs/([^/?#]{1,960})(?:/entries/[0-9]{1,19}|/embed|/lite)?/?")
 
 
 @router.api_route("/blogs/{slug}/embed", methods=["GET", "HEAD"], response_class=HTMLResponse)
@@ -42,7 +43,7 @@ def embed_page(slug: str, request: Request) -> Response:
         older=False,
         next_cursor="more" if snap.next_cursor else None,
         template_entry=TEMPLATE_ENTRY,
-        canonical=here.url(f"/blogs/{blog.slug}"),
+        canonical=here.url(blog_path(blog.slug)),
         site_name=here.name,
     )
     return HTMLResponse(body, headers=public_headers(etag))
@@ -68,10 +69,10 @@ def oembed(
     match = _BLOG_PATH.fullmatch(parts.path.removeprefix(ours.path.rstrip("/")))
     if match is None:
         raise NotFound("that URL is not a live blog of this site")
-    blog = service(request).blog(match.group(1))
+    blog = service(request).blog(unquote(match.group(1)))  # a URL pasted as an IRI or encoded
     height = min(DEFAULT_HEIGHT, maxheight or DEFAULT_HEIGHT)
     width = maxwidth
-    src = here.url(f"/blogs/{blog.slug}/embed")
+    src = here.url(blog_path(blog.slug, "/embed"))
     size = f' width="{width}"' if width else ' width="100%"'
     html = (
         f'<iframe src="{escape(src)}"{size} height="{height}" frameborder="0" '

@@ -15,10 +15,12 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import unquote_to_bytes
 
 from uvicorn.protocols.utils import get_client_addr
 
 from liveblog.broadcast.memory import InProcessHub
+from liveblog.domain.rules import normal_slug, valid_slug
 from liveblog.service import Liveblog
 from liveblog.web.compression import choose
 from liveblog.web.edge import Edge, Refused, Released, edge_of
@@ -30,8 +32,11 @@ from liveblog.web.streaming.socketwriter import SocketWriter
 
 log = logging.getLogger(__name__)
 
-STREAM_TARGET = re.compile(rb"/api/blogs/([a-z0-9][a-z0-9-]{0,79})/stream(?:\?([^#]*))?")
-PAGE_TARGET = re.compile(rb"/blogs/([a-z0-9][a-z0-9-]{0,79})")
+# A slug in a request target: ASCII letters, digits and hyphens, or percent-encoded UTF-8 (at
+# most 80 characters of up to 4 bytes each); `slug_of` decodes and checks it.
+_SLUG = rb"((?:[a-z0-9-]|%[0-9A-Fa-f]{2}){1,960})"
+STREAM_TARGET = re.compile(rb"/api/blogs/" + _SLUG + rb"/stream(?:\?([^#]*))?")
+PAGE_TARGET = re.compile(rb"/blogs/" + _SLUG)
 HUB_KEY = "liveblog.hub"
 SERVICE_KEY = "liveblog.service"
 PAGES_KEY = "liveblog.pages"
@@ -63,7 +68,8 @@ class LiveblogHttpProtocol(GuardedProtocol):
                 self._stream(match)
                 return
             match = PAGE_TARGET.fullmatch(self.url)
-            if match is not None and self._answer_page(match.group(1).decode("ascii")):
+            slug = slug_of(match.group(1)) if match is not None else None
+            if slug is not None and self._answer_page(slug):
                 return
         super().on_headers_complete()
 
@@ -113,6 +119,16 @@ class LiveblogHttpProtocol(GuardedProtocol):
         if not lean_stream(self, match, self.headers, self.peer, self.release):
             self.refuse(429, "too many streams open from your address")
             raise Refused  # stops the parser: nothing more of this connection is read
+
+
+def slug_of(raw: bytes) -> str | None:
+    """The slug a request target names, as stored (decoded, NFC), or None when it names none
+    (then ASGI answers, with its 404)."""
+    try:
+        slug = normal_slug(unquote_to_bytes(raw).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return slug if valid_slug(slug) else None
 
 
 def page_answer(
@@ -183,7 +199,8 @@ def _hand_over(protocol: Any, match: re.Match[bytes], headers: list[tuple[bytes,
     writer.connection_made(protocol.transport)
     svc: Liveblog = app_state[SERVICE_KEY]
     position = position_of(headers, match.group(2) or b"")
-    writer.session.open(svc.blog, match.group(1).decode("ascii"), position)
+    # Not a slug: the session's lookup answers 404, as the ASGI stream would.
+    writer.session.open(svc.blog, slug_of(match.group(1)) or "", position)
 
 
 async def _confirm(hub: InProcessHub, svc: Liveblog, page: NewestPage, slug: str) -> None:

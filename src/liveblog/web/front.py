@@ -31,7 +31,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from liveblog.web.edge import Edge, HeadWatch, Refused, edge_of, refusal
-from liveblog.web.fastpath import HUB_KEY, PAGE_TARGET, STREAM_TARGET, lean_stream, page_answer
+from liveblog.web.fastpath import (
+    HUB_KEY,
+    PAGE_TARGET,
+    STREAM_TARGET,
+    lean_stream,
+    page_answer,
+    slug_of,
+)
 
 access_log = logging.getLogger("uvicorn.access")
 _BODY = (b"content-length", b"transfer-encoding")
@@ -178,7 +185,8 @@ class FrontProtocol(asyncio.Protocol):
             if match is not None:
                 self._stream(match)
             match = PAGE_TARGET.fullmatch(self.url)
-            if match is not None and self._answer_page(match.group(1).decode("ascii")):
+            slug = slug_of(match.group(1)) if match is not None else None
+            if slug is not None and self._answer_page(slug):
                 return
         self.to_inner = True  # and from now on every request goes to uvicorn's protocol
 

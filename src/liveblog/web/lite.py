@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
+from liveblog.domain.site import blog_path
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified, seq_etag
@@ -36,7 +37,7 @@ def lite_page(
         blog=blog,
         entries=[*snap.pinned, *snap.entries],
         next_cursor=encode_cursor(*snap.next_cursor) if snap.next_cursor else None,
-        canonical=here.url(f"/blogs/{blog.slug}"),
+        canonical=here.url(blog_path(blog.slug)),
         site_name=here.name,
     )
     return HTMLResponse(body, headers=public_headers(etag))

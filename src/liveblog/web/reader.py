@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, Response
 
 from liveblog.domain.errors import NotFound
 from liveblog.domain.models import Blog, Entry, EntryStatus
-from liveblog.domain.site import Site
+from liveblog.domain.site import Site, blog_path
 from liveblog.render.cursor import decode_cursor, encode_cursor
 from liveblog.render.structured import blog_page_meta, entry_page_meta, head_tags
 from liveblog.service import Liveblog
@@ -118,7 +118,7 @@ def _render_blog_page(
         next_cursor=encode_cursor(*snap.next_cursor) if snap.next_cursor else None,
         template_entry=TEMPLATE_ENTRY,
         oembed_url="/oembed?"
-        + urlencode({"url": on_site.url(f"/blogs/{snap.blog.slug}"), "format": "json"}),
+        + urlencode({"url": on_site.url(blog_path(snap.blog.slug)), "format": "json"}),
     ).encode()
     return snap.blog, rendered(body)
 

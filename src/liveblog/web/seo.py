@@ -8,7 +8,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
@@ -16,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from liveblog.domain.models import Blog, BlogStatus
-from liveblog.domain.site import Site
+from liveblog.domain.site import Site, blog_path
 from liveblog.render.jsonview import iso
 from liveblog.web.caching import public_headers
 from liveblog.web.http import not_modified
@@ -86,7 +85,7 @@ def sitemap_xml(on_site: Site, blogs: Sequence[Blog], news: set[int]) -> str:
     publication = _text(on_site.name)
     for blog in blogs:
         out.append("<url>")
-        out.append(f"<loc>{_text(on_site.url('/blogs/' + quote(blog.slug)))}</loc>")
+        out.append(f"<loc>{_text(on_site.url(blog_path(blog.slug)))}</loc>")
         out.append(f"<lastmod>{iso(blog.updated_at)}</lastmod>")
         if blog.id in news:
             out += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -24,6 +25,11 @@ def local_time(moment: datetime | None, zone: str, fmt: str = "%H:%M") -> str:
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
+def url_slug(slug: str) -> str:
+    """A slug as it goes into a URL: percent-encoded (a slug may be Cyrillic or Arabic)."""
+    return quote(slug, safe="")
+
+
 def make_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(_DIR),
@@ -35,6 +41,7 @@ def make_env() -> Environment:
     env.filters["local_time"] = local_time
     env.filters["eager"] = eager_first
     env.filters["lite"] = lite_html
+    env.filters["urlslug"] = url_slug
     env.globals["now"] = lambda: datetime.now(UTC)
     return env
 

@@ -8,7 +8,7 @@
   var slug = main.dataset.slug;
   var mayPublish = main.dataset.mayPublish === "yes";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var base = "/api/blogs/" + slug;
+  var base = "/api/blogs/" + encodeURIComponent(slug);
   // Per user: on a shared newsroom computer the next person must not get someone's unsent text.
   var draftKey = "liveblog.desk.draft." + main.dataset.user + "." + slug;
 

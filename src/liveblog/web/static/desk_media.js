@@ -8,7 +8,7 @@
   var main = document.querySelector("main.desk-blog");
   var tray = document.getElementById("picture-tray");
   if (!main || !tray) return;
-  var uploadUrl = "/api/blogs/" + main.dataset.slug + "/media";
+  var uploadUrl = "/api/blogs/" + encodeURIComponent(main.dataset.slug) + "/media";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var input = document.getElementById("picture-input");
   var drop = document.getElementById("picture-drop");

@@ -8,7 +8,7 @@
   var box = document.getElementById("reach");
   var main = document.querySelector("main.desk-blog");
   if (!box || !main) return;
-  var base = "/api/blogs/" + main.dataset.slug;
+  var base = "/api/blogs/" + encodeURIComponent(main.dataset.slug);
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var cdn = document.getElementById("reach-cdn");
   var retractions = document.getElementById("reach-retractions");

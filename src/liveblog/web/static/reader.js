@@ -54,7 +54,7 @@
     article.classList.toggle("is-key-event", !!entry.key_event);
     var link = article.querySelector(".entry-time");
     link.id = prefix + "-time";
-    link.href = "/blogs/" + slug + "/entries/" + entry.id;
+    link.href = "/blogs/" + encodeURIComponent(slug) + "/entries/" + entry.id;
     setTime(link.querySelector("time"), entry.published_at);
     var headline = article.querySelector(".entry-headline");
     headline.id = prefix + "-headline";
