@@ -101,6 +101,14 @@ def _page(request: Request, page: Rendered, etag: str) -> Response:
     return HTMLResponse(page.variant(coding), headers=headers)
 
 
+def last_change(blog: Blog, shown: list[Entry]) -> datetime:
+    """When the page last changed for a reader: the blog's own edits or its newest entry's."""
+    times = [blog.updated_at]
+    times += [e.updated_at for e in shown if e.status is EntryStatus.PUBLISHED]
+    times += [e.published_at for e in shown if e.published_at is not None]
+    return max(times)
+
+
 def _render_blog_page(
     svc: Liveblog, on_site: Site, slug: str, cursor: tuple[datetime, int] | None
 ) -> tuple[Blog, Rendered]:
@@ -112,6 +120,7 @@ def _render_blog_page(
         "blog.html",
         head=head_tags(meta),
         blog=snap.blog,
+        last_updated=last_change(snap.blog, [*snap.pinned, *snap.entries]),
         pinned=snap.pinned,
         entries=snap.entries,
         older=cursor is not None,

@@ -25,6 +25,11 @@ def local_time(moment: datetime | None, zone: str, fmt: str = "%H:%M") -> str:
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
+def local_day_time(moment: datetime | None, zone: str) -> str:
+    """A day and time in the blog's zone, for what is not today's news (when a blog ended)."""
+    return local_time(moment, zone, "%d %b %Y, %H:%M")
+
+
 def url_slug(slug: str) -> str:
     """A slug as it goes into a URL: percent-encoded (a slug may be Cyrillic or Arabic)."""
     return quote(slug, safe="")
@@ -39,6 +44,7 @@ def make_env() -> Environment:
     )
     env.filters["iso"] = iso
     env.filters["local_time"] = local_time
+    env.filters["local_day_time"] = local_day_time
     env.filters["eager"] = eager_first
     env.filters["lite"] = lite_html
     env.filters["urlslug"] = url_slug

@@ -3,23 +3,40 @@
 (function () {
   "use strict";
 
-  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  var dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // The zone stays in the label (a bare 14:05 is ambiguous to a reader abroad); the date is
+  // added when it is not today's.
+  var clock = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  var timeFormat = new Intl.DateTimeFormat(undefined, clock);
+  var dayFormat = new Intl.DateTimeFormat(undefined, Object.assign({ day: "numeric", month: "short" }, clock));
+  var yearFormat = new Intl.DateTimeFormat(undefined, Object.assign({ year: "numeric", day: "numeric", month: "short" }, clock));
+  var fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
 
   // Show every machine-readable time in the reader's own zone (the server wrote the newsroom's).
   function localiseTimes(root) {
-    var today = new Date().toDateString();
+    var now = new Date();
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var value = el.getAttribute("datetime");
       if (!value) return;
       var when = new Date(value);
       if (isNaN(when.getTime())) return;
-      el.textContent = when.toDateString() === today ? timeFormat.format(when) : dateTimeFormat.format(when);
-      el.title = dateTimeFormat.format(when);
+      var format = when.toDateString() === now.toDateString() ? timeFormat
+        : when.getFullYear() === now.getFullYear() ? dayFormat : yearFormat;
+      el.textContent = format.format(when);
+      el.title = fullFormat.format(when);
     });
   }
 
   localiseTimes(document);
+  sayWhenEnded();
+
+  // "ended at 14:05" today, "ended on 3 Dec, 14:05" another day — in the reader's calendar.
+  function sayWhenEnded() {
+    var time = document.querySelector("#ended-at time");
+    var word = document.getElementById("ended-word");
+    if (!time || !word || !time.getAttribute("datetime")) return;
+    var when = new Date(time.getAttribute("datetime"));
+    word.textContent = when.toDateString() === new Date().toDateString() ? "at" : "on";
+  }
 
   var main = document.querySelector("main[data-live]");
   if (!main || !window.EventSource || !window.LiveblogStream) return;
@@ -213,8 +230,24 @@
     });
   }
 
+  // "Last updated" follows every change the stream brings.
+  var lastUpdated = document.querySelector("#last-updated time");
+  function touched(iso) {
+    if (!lastUpdated) return;
+    lastUpdated.setAttribute("datetime", iso || new Date().toISOString());
+    localiseTimes(lastUpdated.parentNode);
+  }
+
   function onBlog(blog) {
+    touched(blog.updated_at);
     var ended = blog.status === "ended";
+    var endedAt = document.getElementById("ended-at");
+    if (endedAt && blog.ended_at) {
+      endedAt.querySelector("time").setAttribute("datetime", blog.ended_at);
+      localiseTimes(endedAt);
+    }
+    sayWhenEnded();
+    if (endedAt) endedAt.hidden = !blog.ended_at;
     document.title = blog.title + (ended ? "" : " — live");
     document.getElementById("blog-title").textContent = blog.title;
     var description = document.getElementById("blog-description");
@@ -247,9 +280,9 @@
       slug: slug,
       seq: parseInt(main.dataset.seq, 10) || 0,
       on: {
-        "entry-published": function (data) { onPublished(data.entry); },
-        "entry-updated": function (data) { onUpdated(data.entry); },
-        "entry-retracted": onRetracted,
+        "entry-published": function (data) { touched(data.entry.updated_at); onPublished(data.entry); },
+        "entry-updated": function (data) { touched(data.entry.updated_at); onUpdated(data.entry); },
+        "entry-retracted": function (data) { touched(); onRetracted(data); },
         "blog-updated": function (data) { onBlog(data.blog); },
         "blog-ended": function (data) { onEnded(data.blog); },
       },
