@@ -249,6 +249,54 @@ def test_new_entries_are_announced_politely(
     expect(announcer).to_have_text(re.compile("First seat declared"))
 
 
+def test_a_burst_of_entries_is_one_announcement_not_many(
+    reader: Watched, live: LiveServer, newsroom: Newsroom
+) -> None:
+    """Five entries in a burst: the first is announced at once by its headline, the other
+    four once, together, when the 10 s gap has passed — not five interruptions."""
+    page = reader.page
+    page.clock.install()
+    page = open_blog(reader, live)
+    page.evaluate(
+        """() => { window.__said = [];
+        new MutationObserver(() => { const t = document.getElementById("announcer").textContent;
+          if (t) window.__said.push(t); }).observe(document.getElementById("announcer"),
+          {childList: true, characterData: true, subtree: true}); }"""
+    )
+    for n in range(1, 6):
+        newsroom.publish(f"Seat {n} declared in the count.", headline=f"Seat {n} declared")
+    expect(page.locator("#entries article.entry")).to_have_count(5)
+    page.clock.run_for(1000)
+    assert page.evaluate("window.__said") == ["New update: Seat 1 declared"]
+    page.clock.run_for(10_000)
+    assert page.evaluate("window.__said") == [
+        "New update: Seat 1 declared",
+        "4 new updates. Latest: Seat 5 declared",
+    ]
+
+
+def test_a_hidden_tab_counts_new_entries_in_its_title(
+    reader: Watched, live: LiveServer, newsroom: Newsroom
+) -> None:
+    """While the tab is hidden, its title reads "(2) …" after two new entries; shown again,
+    it is the blog's title alone."""
+    page = open_blog(reader, live)
+    title = page.title()
+    page.evaluate(
+        """() => { Object.defineProperty(document, "visibilityState", {configurable: true,
+        get: () => window.__visibility || "visible"}); window.__visibility = "hidden";
+        document.dispatchEvent(new Event("visibilitychange")); }"""
+    )
+    newsroom.publish("Seat 1 declared.")
+    newsroom.publish("Seat 2 declared.")
+    expect(page).to_have_title(f"(2) {title}")
+    page.evaluate(
+        """() => { window.__visibility = "visible";
+        document.dispatchEvent(new Event("visibilitychange")); }"""
+    )
+    expect(page).to_have_title(title)
+
+
 @pytest.mark.parametrize("path", ["/", f"/blogs/{SLUG}", "entry"])
 def test_pages_have_no_serious_accessibility_violations(
     reader: Watched, live: LiveServer, newsroom: Newsroom, path: str

@@ -168,11 +168,53 @@
     if (entry.headline) return entry.headline;
     var div = document.createElement("div");
     div.innerHTML = entry.html;
-    return (div.textContent || "").trim().slice(0, 140);
+    var words = (div.textContent || "").trim().split(/\s+/);
+    return words.slice(0, 12).join(" ") + (words.length > 12 ? "…" : "");
   }
+
+  // A screen reader hears one new update at once, then at most one summary every 10 s: a
+  // burst of ten entries is "9 new updates. Latest: …", not ten interruptions.
+  var ANNOUNCE_GAP_MS = 10000;
+  var lastAnnounced = 0;
+  var unannounced = [];
+  var announceTimer = null;
+
+  function announceNew(entry) {
+    unannounced.push(summary(entry));
+    var wait = lastAnnounced + ANNOUNCE_GAP_MS - Date.now();
+    if (wait <= 0) sayNew();
+    else if (!announceTimer) announceTimer = setTimeout(sayNew, wait);
+  }
+
+  function sayNew() {
+    announceTimer = null;
+    var n = unannounced.length;
+    if (!n) return;
+    var latest = unannounced[n - 1];
+    unannounced = [];
+    lastAnnounced = Date.now();
+    announce(n === 1 ? "New update: " + latest : n + " new updates. Latest: " + latest);
+  }
+
+  // In a tab the reader is not looking at, the title counts what arrived: "(3) Title".
+  var baseTitle = document.title;
+  var unseen = 0;
+  function showTitle() {
+    document.title = (unseen ? "(" + unseen + ") " : "") + baseTitle;
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && unseen) {
+      unseen = 0;
+      showTitle();
+    }
+  });
 
   function onPublished(entry) {
     if (find(entry.id)) return onUpdated(entry);
+    if (document.visibilityState === "hidden") {
+      unseen += 1;
+      showTitle();
+    }
     var article = build(entry);
     if (!entry.pinned && readerIsAway()) {
       waiting = waiting.filter(function (w) { return w.entry.id !== entry.id; });
@@ -181,7 +223,7 @@
     } else {
       keepPosition(article, function () { place(article, entry); });
     }
-    announce("New update: " + summary(entry));
+    announceNew(entry);
   }
 
   function onUpdated(entry) {
@@ -248,7 +290,8 @@
     }
     sayWhenEnded();
     if (endedAt) endedAt.hidden = !blog.ended_at;
-    document.title = blog.title + (ended ? "" : " — live");
+    baseTitle = blog.title + (ended ? "" : " — live");
+    showTitle();
     document.getElementById("blog-title").textContent = blog.title;
     var description = document.getElementById("blog-description");
     description.textContent = blog.description;
