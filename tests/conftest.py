@@ -27,7 +27,7 @@ from liveblog.web.app import create_app
 from liveblog.web.server import make_config
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext
 
     from cluster import Cluster
     from s3emulator import Moto
@@ -328,3 +328,13 @@ def browser() -> Iterator[Browser]:
         launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
+    """Browser contexts (separate cookies and storage) a test opens, closed before the server
+    stops."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()

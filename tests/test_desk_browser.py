@@ -4,7 +4,6 @@ contexts; every write goes through the real server over loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,15 +16,6 @@ from conftest import LiveServer, Tokens, auth
 
 expect.set_options(timeout=5000)
 DESK = f"/desk/blogs/{SLUG}"
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    """Browser contexts (separate cookies and storage) closed before the server stops."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
 
 
 def new_page(browser: Browser, contexts: list[BrowserContext], width: int = 1024) -> Watched:

@@ -42,14 +42,6 @@ def purged_live(
     server.stop()
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
 def test_a_retraction_shows_retrying_then_gone_everywhere(
     browser: Browser,
     contexts: list[BrowserContext],

@@ -6,12 +6,10 @@ until the reader asks."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from browser import CSP_WATCH, SLUG, Newsroom, Watched, open_blog
@@ -28,14 +26,6 @@ new PerformanceObserver(function (list) {
   list.getEntries().forEach(function (e) { if (!e.hadRecentInput) window.__shift += e.value; });
 }).observe({ type: "layout-shift", buffered: true });
 """
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
 
 
 def new_page(browser: Browser, contexts: list[BrowserContext], width: int = 1280) -> Watched:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from test_desk_browser import contexts, desk, new_page  # noqa: F401 (contexts: a fixture)
+from test_desk_browser import desk, new_page
 
 from browser import Newsroom, open_blog
 from conftest import LiveServer, Tokens
@@ -33,7 +33,7 @@ def dropped_and_back(page: Page, newsroom: Newsroom, live: LiveServer) -> None:
 def test_a_replayed_retraction_neither_throws_nor_shows_its_text(
     where: str,
     browser: Browser,
-    contexts: list[BrowserContext],  # noqa: F811
+    contexts: list[BrowserContext],
     live: LiveServer,
     tokens: Tokens,
     blog: dict[str, Any],

@@ -34,7 +34,7 @@ from liveblog.domain.outbox import (
 from liveblog.domain.purges import is_prefix
 from liveblog.metrics import OUTBOX_FAILURES, OUTBOX_SENT
 from liveblog.outbound.targets import PurgeTarget
-from liveblog.render.jsonview import iso
+from liveblog.render.jsonview import event_json_text
 from liveblog.usecases.webhooks import RefusedTarget, vet_target
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ class Relay:
         *,
         allow_private: bool = False,
         poll_seconds: float = 0.5,
-        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.svc = svc
         self.targets = {t.name: t for t in targets}
@@ -73,7 +72,7 @@ class Relay:
         self.node = node
         self.allow_private = allow_private
         self.poll_seconds = poll_seconds
-        self.clock = clock or (lambda: svc.clock())
+        self.clock: Callable[[], datetime] = lambda: svc.clock()  # a test may move it
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._leading = False
@@ -128,12 +127,8 @@ class Relay:
         was = self._leading
         self._leading = await asyncio.to_thread(claim)
         if self._leading and not was:
-            self._wake_soon()
+            self._wake.set()  # just took over: what the last holder left may be due
         return self._leading
-
-    def _wake_soon(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._wake.set()
 
     async def send_due(self, client: httpx.AsyncClient) -> bool:
         """One round over every lane whose head is due; True if anything was sent (there may
@@ -164,22 +159,22 @@ class Relay:
             if head.next_attempt_at > self.clock():
                 break  # waiting for its retry; everything behind it waits too
             batch = lane[i:] if head.kind is OutboxKind.PURGE else [head]
+            failure = None
             try:
-                try:
-                    await self._send(client, batch)
-                except SendFailed:
-                    raise
-                except Exception as exc:  # a bug or an odd URL must not wedge the lane
-                    log.exception("outbox item %d could not be sent", head.id)
-                    raise SendFailed(f"{type(exc).__name__}: {exc}") from None
-            except SendFailed as failure:
-                OUTBOX_FAILURES.labels(kind=head.kind.value).inc()
-                if not await asyncio.to_thread(self._failed, batch, str(failure)):
-                    break
-            else:
+                await self._send(client, batch)
+            except SendFailed as exc:
+                failure = str(exc)
+            except Exception as exc:  # a bug or an odd URL must not wedge the lane
+                log.exception("outbox item %d could not be sent", head.id)
+                failure = f"{type(exc).__name__}: {exc}"
+            if failure is None:
                 await asyncio.to_thread(self._sent, batch)
                 OUTBOX_SENT.labels(kind=head.kind.value).inc(len(batch))
                 sent = True
+            else:
+                OUTBOX_FAILURES.labels(kind=head.kind.value).inc()
+                if not await asyncio.to_thread(self._failed, batch, failure):
+                    break
             i += len(batch)
         return sent
 
@@ -313,9 +308,4 @@ class Relay:
             return None
         if not found or found[0].seq != item.seq:
             return None
-        e = found[0]
-        body = (
-            f'{{"blog":{json.dumps(blog.slug)},"seq":{e.seq},"type":"{e.type.value}",'
-            f'"created_at":"{iso(e.created_at)}","data":{e.data}}}'
-        )
-        return hook.url, hook.secret, body.encode()
+        return hook.url, hook.secret, event_json_text(found[0], blog.slug).encode()

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from liveblog.domain.events import Event
 from liveblog.domain.media import MediaFile, MediaRef
 from liveblog.domain.models import Blog, Entry, EntryStatus
 
@@ -17,6 +18,16 @@ def iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_json_text(event: Event, blog_slug: str | None = None) -> str:
+    """An event as `/events` lists it (and a webhook delivers it, with `blog_slug`): JSON text,
+    with the log's `data` spliced in as it is rather than parsed and encoded again."""
+    blog = f'"blog":{json.dumps(blog_slug)},' if blog_slug is not None else ""
+    return (
+        f'{{{blog}"seq":{event.seq},"type":"{event.type.value}",'
+        f'"created_at":"{iso(event.created_at)}","data":{event.data}}}'
+    )
 
 
 def blog_json(blog: Blog) -> dict[str, Any]:

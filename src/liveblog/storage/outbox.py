@@ -175,7 +175,7 @@ class OutboxQueries:
         row = self.conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).first()
         return _webhook(row) if row else None
 
-    def delete_webhook(self, blog_id: int, webhook_id: int, at: datetime) -> bool:
+    def delete_webhook(self, blog_id: int, webhook_id: int) -> bool:
         """Remove it; its deliveries still waiting are failed, never sent to a removed hook."""
         result = self.conn.execute(
             delete(webhooks).where(webhooks.c.blog_id == blog_id, webhooks.c.id == webhook_id)

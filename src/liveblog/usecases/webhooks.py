@@ -174,7 +174,7 @@ class Webhooks(Core):
         require(user, Action.MANAGE_WEBHOOKS)
         with self.door.write() as unit:
             blog = blog_or_404(unit.tx, slug, for_update=True)
-            if not unit.tx.delete_webhook(blog.id, webhook_id, unit.now):
+            if not unit.tx.delete_webhook(blog.id, webhook_id):
                 raise NotFound(f"no webhook {webhook_id} on this blog")
             detail = {"webhook_id": webhook_id}
             unit.record(user, [(AuditAction.WEBHOOK_REMOVE, detail)], blog_id=blog.id)

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from liveblog.domain.errors import InvalidInput, NotFound
 from liveblog.domain.models import User
 from liveblog.render.cursor import decode_cursor, encode_cursor
-from liveblog.render.jsonview import blog_json, entry_json, iso, media_json
+from liveblog.render.jsonview import blog_json, entry_json, event_json_text, iso, media_json
 from liveblog.render.markdown import render_markdown
 from liveblog.service import Liveblog, Version
 from liveblog.usecases.entries import MAX_EVENTS, MAX_PAGE
@@ -320,12 +320,7 @@ def list_events(
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
-    # `data` is already JSON text in the log; splice it in rather than parse and re-encode.
-    items = ",".join(
-        f'{{"seq":{e.seq},"type":"{e.type.value}","created_at":"{iso(e.created_at)}",'
-        f'"data":{e.data}}}'
-        for e in events
-    )
+    items = ",".join(event_json_text(e) for e in events)
     # A client ahead of the log (a seq from another blog, a restored database) is told where the
     # log really ends, so its next poll gets the events it would otherwise wait for forever.
     next_after = events[-1].seq if events else min(after, blog.seq)

@@ -87,7 +87,11 @@ async def blog_page(
         page = cached
     if before is None:
         now = asyncio.get_running_loop().time()
-        cache.newest[slug] = newest_page(blog.seq, etag, page, checked_at=now)
+        current = cache.newest.get(slug)
+        if current is not None and current.page is page and current.etag == etag:
+            current.checked_at = now  # the store has just confirmed this seq: heads unchanged
+        else:
+            cache.newest[slug] = newest_page(blog.seq, etag, page, checked_at=now)
     return not_modified(request, etag) or _page(request, page, etag)
 
 
